@@ -1,0 +1,304 @@
+import { Command, CommanderError, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { SingleBar, Presets } from 'cli-progress';
+import { stringify as toYaml } from 'yaml';
+import { composeLatchkey, loadPolicyFile, PolicyLoadError, type Latchkey } from '../server/compose.ts';
+import { buildHttpApp } from '../server/http/app.ts';
+import { ConfigError } from '../server/config/config.ts';
+import { formatPolicyError, parsePolicy } from '../core/policy/load.ts';
+import { newAccountSchema } from '../core/account/builtin-admin.ts';
+import { verifyChain } from '../core/audit/chain.ts';
+import { ADMIN_SCOPES } from '../core/ports/store.ts';
+import { isAdminScope } from '../server/admin-tokens.ts';
+import { isDomainError } from '../core/errors.ts';
+import { openStore, migrateStore } from '../adapters/store/open-store.ts';
+import { readConfig, UsageError } from './context.ts';
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+const err = (line: string): void => void process.stderr.write(`${line}\n`);
+const CLI_ACTOR = { kind: 'cli' as const, id: process.env['USER'] ?? null };
+
+async function withLatchkey<T>(work: (latchkey: Latchkey) => Promise<T>): Promise<T> {
+  const latchkey = await composeLatchkey(await readConfig(), { notice: err });
+  try {
+    return await work(latchkey);
+  } finally {
+    await latchkey.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** The `latchkey` command: a thin shell over the same services the HTTP API uses. */
+export function buildCli(): Command {
+  const program = new Command('latchkey').description('Self-service password reset and account recovery server.').exitOverride().showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('Run the server (HTTP API and outbox worker).')
+    .action(async () => {
+      const latchkey = await composeLatchkey(await readConfig(), { notice: err });
+      const app = await buildHttpApp(latchkey);
+      const address = await app.listen({ host: latchkey.config.host, port: latchkey.config.port });
+      latchkey.worker.start();
+      const channels = `email via ${latchkey.channels.email.name}, sms via ${latchkey.channels.sms.name}`;
+      err(`Latchkey listening on ${address} (${latchkey.store.engine}; ${channels}; policy ${latchkey.policySource})`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await app.close();
+      await latchkey.close();
+    });
+
+  program
+    .command('migrate')
+    .description('Apply database migrations and exit.')
+    .action(async () => {
+      const config = await readConfig();
+      const store = await openStore({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), dataDir: config.dataDir, migrate: false });
+      try {
+        const { applied } = await migrateStore(store);
+        out(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+      } finally {
+        await store.close();
+      }
+    });
+
+  const users = program.command('users').description('Accounts of the built-in directory.');
+  users
+    .command('add')
+    .description('Create an account.')
+    .argument('<username>')
+    .option('--display-name <name>')
+    .option('--email <address>', 'work email (address of record)')
+    .option('--department <name>')
+    .option('--group <name...>', 'directory groups (repeatable)')
+    .option('--password-stdin', 'read the initial password from standard input')
+    .action(async (username: string, options: { displayName?: string; email?: string; department?: string; group?: string[]; passwordStdin?: boolean }) => {
+      const password = options.passwordStdin ? await readStdin() : undefined;
+      const input = newAccountSchema.safeParse({ username, displayName: options.displayName, email: options.email, department: options.department, groups: options.group, password });
+      if (!input.success) throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+      await withLatchkey(async (latchkey) => out(await latchkey.accounts.create(input.data, CLI_ACTOR)));
+    });
+  users
+    .command('import')
+    .description('Create accounts from a CSV (header row) or JSON (array) file; reports every bad row.')
+    .argument('<file>')
+    .action(async (file: string) => {
+      const text = await readFile(file, 'utf8').catch((error: Error) => {
+        throw new UsageError(`cannot read ${file}: ${error.message}`);
+      });
+      let rows: Record<string, unknown>[];
+      try {
+        rows = file.endsWith('.json')
+          ? (JSON.parse(text) as Record<string, unknown>[])
+          : (parseCsv(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[]).map((row) => ({
+              ...row,
+              ...(typeof row['groups'] === 'string' ? { groups: row['groups'].split(/[;|]/).map((group) => group.trim()).filter(Boolean) } : {}),
+            }));
+        if (!Array.isArray(rows)) throw new Error('the JSON file must hold an array of accounts');
+      } catch (error) {
+        throw new UsageError(`${file}: ${(error as Error).message}`);
+      }
+      const failures: string[] = [];
+      let created = 0;
+      await withLatchkey(async (latchkey) => {
+        const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} rows', stream: process.stderr, noTTYOutput: false }, Presets.shades_classic);
+        bar.start(rows.length, 0);
+        for (const [index, row] of rows.entries()) {
+          const line = file.endsWith('.json') ? `item ${index}` : `row ${index + 2}`;
+          const cleaned = Object.fromEntries(Object.entries(row).filter(([, value]) => value !== '' && value !== null && value !== undefined));
+          const input = newAccountSchema.safeParse(cleaned);
+          try {
+            if (!input.success) throw new Error(input.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; '));
+            await latchkey.accounts.create(input.data, CLI_ACTOR);
+            created += 1;
+          } catch (error) {
+            failures.push(`${file}:${line}: ${isDomainError(error) ? error.detail : (error as Error).message}`);
+          }
+          bar.increment();
+        }
+        bar.stop();
+      });
+      for (const failure of failures) err(failure);
+      out(`created ${created} of ${rows.length} accounts; ${failures.length} failed`);
+      if (failures.length > 0) process.exitCode = 1;
+    });
+  users
+    .command('list')
+    .description('List accounts.')
+    .option('--query <text>')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (options: { query?: string; limit: string }) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+      await withLatchkey(async (latchkey) => {
+        for (const account of await latchkey.store.builtinAccounts.list({ limit, ...(options.query ? { query: options.query } : {}) })) {
+          out([account.username, account.id, account.workEmail ?? '-', account.department ?? '-', account.groups.join(',') || '-', account.enabled ? 'enabled' : 'disabled', account.lockedAt ? 'locked' : 'unlocked'].join('\t'));
+        }
+      });
+    });
+
+  const policy = program.command('policy').description('The recovery policy.');
+  policy
+    .command('check')
+    .description('Validate a policy file; errors are FILE:LINE:COL message.')
+    .argument('<file>')
+    .action(async (file: string) => {
+      const text = await readFile(file, 'utf8').catch((error: Error) => {
+        throw new UsageError(`cannot read ${file}: ${error.message}`);
+      });
+      const parsed = parsePolicy(text, file);
+      if (parsed.ok) {
+        out(`${file}: valid`);
+        return;
+      }
+      for (const problem of parsed.errors) out(formatPolicyError(problem));
+      process.exitCode = 1;
+    });
+  policy
+    .command('show')
+    .description('Print the policy in force (after defaults).')
+    .action(async () => {
+      const config = await readConfig();
+      const { policy: current, source } = await loadPolicyFile(config.policyFile);
+      out(`# policy in force, from ${source}`);
+      out(toYaml(current).trimEnd());
+    });
+
+  const audit = program.command('audit').description('The audit trail.');
+  audit
+    .command('verify')
+    .description('Check the hash chain of the whole audit log; exit 1 on any edit, deletion or reordering.')
+    .action(async () => {
+      await withLatchkey(async (latchkey) => {
+        const verdict = await verifyChain(latchkey.store.audit.iterate());
+        if (verdict.ok) {
+          out(`audit log intact: ${verdict.count} events, head ${verdict.headHash}`);
+          return;
+        }
+        out(`audit log BROKEN at event #${verdict.firstBadSeq}: ${verdict.problem} (${verdict.count} events verified before it)`);
+        process.exitCode = 1;
+      });
+    });
+  audit
+    .command('export')
+    .description('Write audit events as JSON Lines to standard output or a file.')
+    .addOption(new Option('--format <format>').choices(['jsonl']).default('jsonl'))
+    .option('--since <iso-time>', 'only events at or after this time')
+    .option('--output <file>')
+    .action(async (options: { format: string; since?: string; output?: string }) => {
+      const since = options.since ? new Date(options.since) : null;
+      if (since && Number.isNaN(since.getTime())) throw new UsageError(`--since '${options.since}' is not a date and time (use ISO 8601, e.g. 2026-01-31T00:00:00Z)`);
+      await withLatchkey(async (latchkey) => {
+        const sink = options.output ? createWriteStream(options.output) : process.stdout;
+        let count = 0;
+        for await (const record of latchkey.store.audit.iterate()) {
+          if (since && record.at < since) continue;
+          sink.write(`${JSON.stringify({ ...record, at: record.at.toISOString() })}\n`);
+          count += 1;
+        }
+        if (options.output) await new Promise<void>((resolve) => (sink as NodeJS.WritableStream).end(resolve));
+        await latchkey.store.audit.append([{ type: 'audit.exported', at: latchkey.deps.clock.now(), actor: CLI_ACTOR, subject: null, outcome: 'success', reason: null, ip: null, userAgent: null, department: null, tier: null, flowId: null, data: { count, since: since?.toISOString() ?? null } }]);
+        err(`exported ${count} events`);
+      });
+    });
+
+  program
+    .command('outbox')
+    .description('The dev outbox.')
+    .command('list')
+    .description('Messages waiting in or delivered to the dev outbox, newest last, with their text.')
+    .option('--limit <n>', 'at most this many', '20')
+    .action(async (options: { limit: string }) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      await withLatchkey(async (latchkey) => {
+        const messages = await latchkey.adminQueries.outbox({ tokenId: 'cli', ip: 'local', userAgent: null }, { limit });
+        if (messages.length === 0) out('the outbox is empty');
+        for (const message of messages) {
+          out(`--- ${message.createdAt} ${message.channel} to ${message.to ?? message.recipient} [${message.status}] ${message.purpose}`);
+          if (message.subject) out(`Subject: ${message.subject}`);
+          out(message.text ?? '(text not kept: delivered by a real channel)');
+        }
+      });
+    });
+
+  const tokens = program.command('tokens').description('Admin API tokens.');
+  tokens
+    .command('create')
+    .description('Create a token; it is printed once.')
+    .requiredOption('--name <name>')
+    .option('--scope <scope...>', `scopes: ${ADMIN_SCOPES.join(', ')}`, [...ADMIN_SCOPES])
+    .option('--ttl-days <days>')
+    .action(async (options: { name: string; scope: string[]; ttlDays?: string }) => {
+      const bad = options.scope.filter((scope) => !isAdminScope(scope));
+      if (bad.length) throw new UsageError(`unknown scope ${bad.join(', ')}; choose from ${ADMIN_SCOPES.join(', ')}`);
+      const ttlDays = options.ttlDays === undefined ? undefined : Number(options.ttlDays);
+      if (ttlDays !== undefined && (!Number.isInteger(ttlDays) || ttlDays < 1 || ttlDays > 3650)) throw new UsageError('--ttl-days must be a whole number from 1 to 3650');
+      await withLatchkey(async (latchkey) => {
+        const { token, record } = await latchkey.adminTokens.create({ name: options.name, scopes: options.scope.filter(isAdminScope), ...(ttlDays ? { ttlDays } : {}) }, CLI_ACTOR);
+        err(`token ${record.id} (${record.scopes.join(' ')}); it will not be shown again:`);
+        out(token);
+      });
+    });
+  tokens
+    .command('list')
+    .description('List tokens (never their values).')
+    .action(async () => {
+      await withLatchkey(async (latchkey) => {
+        for (const token of await latchkey.store.adminTokens.list()) {
+          out([token.id, token.name, token.scopes.join(','), token.revokedAt ? 'revoked' : token.expiresAt && token.expiresAt < new Date() ? 'expired' : 'active', token.lastUsedAt?.toISOString() ?? 'never used'].join('\t'));
+        }
+      });
+    });
+  tokens
+    .command('revoke')
+    .argument('<id>')
+    .description('Revoke a token.')
+    .action(async (id: string) => {
+      await withLatchkey(async (latchkey) => {
+        if (await latchkey.adminTokens.revoke(id, CLI_ACTOR)) out(`revoked ${id}`);
+        else {
+          out(`no live token ${id}`);
+          process.exitCode = 1;
+        }
+      });
+    });
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 failure found, 2 usage error. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildCli();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof PolicyLoadError) {
+      err(`latchkey: ${error.message}`);
+      return 2;
+    }
+    if (isDomainError(error)) {
+      err(`latchkey: ${error.detail}`);
+      return 1;
+    }
+    err(`latchkey: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  void runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

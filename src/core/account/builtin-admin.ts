@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import type { AccountId } from './ids.ts';
+import { asAccountId } from './ids.ts';
+import { canonicalIdentifier, isEmailAddress } from './identifier.ts';
+import type { AuditEventInput } from '../audit/events.ts';
+import { DomainError } from '../errors.ts';
+import { DuplicateError, type BuiltinAccountRecord, type Store } from '../ports/store.ts';
+import type { Clock, PasswordHasher, Random } from '../ports/system.ts';
+
+/** One account to create in the built-in directory, as the CLI and imports supply it. */
+export const newAccountSchema = z
+  .object({
+    username: z.string().min(1, 'username is required').max(256),
+    displayName: z.string().min(1).max(200).optional(),
+    email: z.string().max(256).optional(),
+    department: z.string().min(1).max(200).optional(),
+    groups: z.array(z.string().min(1).max(200)).max(100).optional(),
+    password: z.string().min(1).max(1024).optional(),
+  })
+  .strict();
+
+export type NewAccount = z.infer<typeof newAccountSchema>;
+
+/**
+ * Creates accounts in the built-in directory. Usernames and emails are stored in canonical form
+ * (identifier.ts), the one form lookups use. An account created without a password gets a random
+ * one nobody knows; the person sets theirs through recovery.
+ */
+export class BuiltinAccountAdmin {
+  constructor(private readonly deps: { store: Store; hasher: PasswordHasher; clock: Clock; random: Random; normalisePassword: (password: string) => string }) {}
+
+  async create(input: NewAccount, actor: { kind: 'cli' | 'admin_token'; id: string | null }): Promise<AccountId> {
+    const { deps } = this;
+    const username = canonicalIdentifier(input.username);
+    if (!username.ok || username.value.includes('@')) {
+      throw new DomainError('request.invalid', `username '${input.username.slice(0, 64)}' is not valid: use letters, digits, '.', '-' or '_' in one script, without spaces or '@'.`);
+    }
+    let workEmail: string | null = null;
+    if (input.email !== undefined) {
+      const email = canonicalIdentifier(input.email);
+      if (!email.ok || !isEmailAddress(email.value)) throw new DomainError('request.invalid', `email '${input.email.slice(0, 64)}' is not a single valid address.`);
+      workEmail = email.value;
+    }
+    const now = deps.clock.now();
+    const id = asAccountId(`builtin:${deps.random.uuid()}`);
+    const password = input.password ?? deps.random.bytes(32).toString('base64url');
+    const record: BuiltinAccountRecord = {
+      id,
+      username: username.value,
+      displayName: input.displayName ?? username.value,
+      workEmail,
+      department: input.department ?? null,
+      groups: input.groups ?? [],
+      enabled: true,
+      passwordHash: await deps.hasher.hash(deps.normalisePassword(password)),
+      failedSignIns: 0,
+      lockedAt: null,
+      createdAt: now,
+      passwordChangedAt: now,
+    };
+    const event: AuditEventInput = {
+      type: 'account.created',
+      at: now,
+      actor,
+      subject: id,
+      outcome: 'success',
+      reason: null,
+      ip: null,
+      userAgent: null,
+      department: record.department,
+      tier: null,
+      flowId: null,
+      data: { directory: 'builtin', groups: record.groups.length },
+    };
+    try {
+      await deps.store.transaction(async (tx) => {
+        await tx.builtinAccounts.insert(record);
+        await tx.audit.append([event]);
+      });
+    } catch (error) {
+      if (error instanceof DuplicateError) throw new DomainError('request.invalid', `username '${username.value}' already exists.`);
+      throw error;
+    }
+    return id;
+  }
+}

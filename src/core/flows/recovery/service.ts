@@ -1,0 +1,575 @@
+import type { AccountId, EnrollmentId, FlowId } from '../../account/ids.ts';
+import { asChallengeId, asEnrollmentId, asFlowId } from '../../account/ids.ts';
+import type { DirectoryAccount, Tier } from '../../account/account.ts';
+import { canonicalIdentifier } from '../../account/identifier.ts';
+import type { AuditEventInput } from '../../audit/events.ts';
+import { DomainError } from '../../errors.ts';
+import type { ChallengeAnswer, ChallengePrompt, MethodContext } from '../../methods/method.ts';
+import { STRENGTH_CLASSES, type MethodId, type StrengthClass } from '../../methods/method-ids.ts';
+import { getMethod } from '../../methods/registry.ts';
+import { enqueueMessage } from '../../notifications/outbox.ts';
+import { recoveryNotice } from '../../notifications/templates.ts';
+import { canAddGate } from '../../policy/gates.ts';
+import { checkPassword, breachedRejection } from '../../policy/password-rules.ts';
+import type { Policy, TierPolicy } from '../../policy/schema.ts';
+import { resolveTier } from '../../policy/tier.ts';
+import type { FlowRecord, Repositories } from '../../ports/store.ts';
+import type { AppDeps, RequestContext } from '../../app/deps.ts';
+import { enrollmentContext } from '../../enrollment/secrets.ts';
+import { noticeRecipients } from '../../notifications/recipients.ts';
+import { openSession } from '../../enrollment/sessions.ts';
+import { flowSecretHash, formatFlowToken, newFlowSecret, parseFlowToken } from '../flow-token.ts';
+import { gatesOf, isTerminal, type RecoveryPurpose, type RecoveryState } from './state.ts';
+import { gateFactOf, transition, type EventDraft, type RecoveryFacts, type RecoveryTransition, type StepOutcome } from './transition.ts';
+
+/** What a client sees of a flow. Identical in shape for real and decoy subjects (ENUM-1, ENUM-3). */
+export interface FlowView {
+  readonly flowId: string;
+  readonly purpose: RecoveryPurpose;
+  readonly step: string;
+  readonly gatesRequired: number;
+  readonly gatesPassed: number;
+  readonly methods: readonly { readonly id: MethodId; readonly strength: StrengthClass }[];
+  readonly challenge: ChallengePrompt | null;
+  readonly expiresAt: string;
+  readonly grantExpiresAt: string | null;
+  readonly password: { readonly minLength: number; readonly maxLength: number } | null;
+}
+
+export interface StepResult {
+  readonly view: FlowView;
+  /** Present when the flow secret was rotated: the client must use this token from now on. */
+  readonly flowToken: string | null;
+  readonly outcome: StepOutcome;
+  readonly rejections: readonly string[];
+  /** For a completed sign-in flow: the new session token. */
+  readonly sessionToken?: string;
+}
+
+const strengthRank = (strength: StrengthClass): number => STRENGTH_CLASSES.indexOf(strength);
+
+/** The tier whose rules a subject is shown and held to; decoys and no-self-service tiers look standard. */
+function displayTier(policy: Policy, state: Pick<RecoveryState, 'tier' | 'decoy'>): TierPolicy {
+  return state.tier === 'privileged' && !state.decoy ? policy.tiers.privileged : policy.tiers.standard;
+}
+
+/** The rules that decide a flow; null when the subject may not self-serve at all. */
+export function effectiveTierPolicy(policy: Policy, state: Pick<RecoveryState, 'tier' | 'decoy' | 'purpose'>): TierPolicy | null {
+  if (state.decoy || state.tier === 'break_glass') return null;
+  const rules = policy.tiers[state.tier];
+  if (!rules.selfService) return null;
+  // Signing in to manage methods is password plus one gate; recovery needs the tier's full count.
+  return state.purpose === 'sign_in' ? { ...rules, gatesRequired: 1, requireOneOf: [] } : rules;
+}
+
+function visibleTierPolicy(policy: Policy, state: RecoveryState): TierPolicy {
+  const shown = displayTier(policy, state);
+  return state.purpose === 'sign_in' ? { ...shown, gatesRequired: 1, requireOneOf: [] } : shown;
+}
+
+/**
+ * The recovery engine's application service: reset, unlock, and the gate of a sign-in, driven by
+ * the pure state machine in transition.ts. Every step gathers facts, runs the transition, and then
+ * persists the new state, the audit events and any outbox messages in one transaction.
+ */
+export class RecoveryService {
+  constructor(private readonly deps: AppDeps) {}
+
+  /**
+   * Starts a flow for an identifier. Unknown, ambiguous, disabled and no-self-service identifiers get
+   * a decoy flow that looks and times the same and can never succeed (ENUM-1, ENUM-2, PRIV-4).
+   */
+  async start(input: { identifier: string; purpose: 'reset' | 'unlock' }, request: RequestContext): Promise<{ flowToken: string; view: FlowView }> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const now = deps.clock.now();
+    await this.limitIp(request, now, policy);
+    const canonical = canonicalIdentifier(input.identifier);
+    const lookup = canonical.ok ? await deps.directory.findByIdentifier(canonical.value) : ({ kind: 'none' } as const);
+    const account = lookup.kind === 'one' && lookup.account.enabled ? lookup.account : null;
+    const subjectKey = account ? account.id : `decoy:${deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.identifier)}`;
+    const tier: Tier = account ? resolveTier(policy, account.groups) : 'standard';
+
+    // SECURITY: per-identifier start limit (RATE-1). Over the limit the reply stays the same; the flow
+    // just becomes a decoy, so a flood neither reaches the person nor reveals that it was limited.
+    const startDecision = await deps.rateLimiter.consume('identifier', subjectKey, policy.rateLimits.perIdentifier);
+    const selfService = account !== null && tier !== 'break_glass' && policy.tiers[tier].selfService;
+    const decoy = !selfService || !startDecision.allowed;
+
+    const flowId = asFlowId(deps.random.uuid());
+    const secret = newFlowSecret(deps.random);
+    const state: RecoveryState = {
+      name: 'awaiting_method_choice',
+      purpose: input.purpose,
+      decoy,
+      subjectKey,
+      tier: decoy ? 'standard' : tier,
+      department: account?.department ?? null,
+      seed: deps.secrets.mac('decoy_seed', subjectKey),
+      gates: [],
+    };
+    const shown = visibleTierPolicy(policy, state);
+    const record: FlowRecord = {
+      id: flowId,
+      kind: 'recovery',
+      accountId: decoy ? null : (account?.id ?? null),
+      secretHash: flowSecretHash(deps.secrets, secret),
+      state: JSON.stringify(state),
+      stateName: state.name,
+      terminal: false,
+      version: 0,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: new Date(now.getTime() + shown.flowTtlSeconds * 1000),
+    };
+    const base = this.auditBase(record, state, request, now, account);
+    const events: AuditEventInput[] = [
+      { ...base, type: 'recovery.started', outcome: 'info', reason: null, data: { purpose: input.purpose, decoy, identifier_hash: deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.identifier) } },
+    ];
+    if (account && !selfService) {
+      events.push({ ...base, subject: account.id, tier, type: 'recovery.refused', outcome: 'failure', reason: 'self_service.unavailable', data: { tier } });
+    } else if (!startDecision.allowed) {
+      events.push({ ...base, subject: account?.id ?? null, type: 'recovery.rate_limited', outcome: 'failure', reason: 'rate.limited', data: { bucket: 'identifier' } });
+    }
+    await deps.store.transaction(async (tx) => {
+      await tx.flows.insert(record);
+      await tx.audit.append(events);
+    });
+    return { flowToken: formatFlowToken(flowId, secret), view: this.view(record, state, policy) };
+  }
+
+  /**
+   * Starts the gate of a sign-in after the password was verified by the caller. Used by the
+   * self-service session service; the account is known and enabled.
+   */
+  async startSignInGate(account: DirectoryAccount, request: RequestContext): Promise<{ flowToken: string; view: FlowView }> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const now = deps.clock.now();
+    const tier = resolveTier(policy, account.groups);
+    const flowId = asFlowId(deps.random.uuid());
+    const secret = newFlowSecret(deps.random);
+    const state: RecoveryState = {
+      name: 'awaiting_method_choice',
+      purpose: 'sign_in',
+      decoy: false,
+      subjectKey: account.id,
+      tier: tier === 'break_glass' ? 'privileged' : tier,
+      department: account.department,
+      seed: deps.secrets.mac('decoy_seed', account.id),
+      gates: [],
+    };
+    const rules = visibleTierPolicy(policy, state);
+    const record: FlowRecord = {
+      id: flowId,
+      kind: 'sign_in',
+      accountId: account.id,
+      secretHash: flowSecretHash(deps.secrets, secret),
+      state: JSON.stringify(state),
+      stateName: state.name,
+      terminal: false,
+      version: 0,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: new Date(now.getTime() + rules.flowTtlSeconds * 1000),
+    };
+    await deps.store.transaction(async (tx) => {
+      await tx.flows.insert(record);
+      await tx.audit.append([{ ...this.auditBase(record, state, request, now, account), type: 'recovery.started', outcome: 'info', reason: null, data: { purpose: 'sign_in', decoy: false } }]);
+    });
+    return { flowToken: formatFlowToken(flowId, secret), view: this.view(record, state, policy) };
+  }
+
+  /** The current view of a flow. */
+  async describe(flowToken: string, request: RequestContext): Promise<FlowView> {
+    const { record, state } = await this.load(flowToken, request);
+    return this.view(record, state, this.deps.policy());
+  }
+
+  /** Chooses the method for the next gate and issues its challenge (a code is queued for delivery). */
+  async chooseMethod(flowToken: string, methodId: MethodId, request: RequestContext): Promise<StepResult> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const { record, state } = await this.load(flowToken, request);
+    const now = deps.clock.now();
+    const rules = effectiveTierPolicy(policy, state);
+    const visible = visibleTierPolicy(policy, state);
+    // SECURITY: what may be chosen is decided by the visible rules for real and decoy subjects alike,
+    // so forcing `method=sms_code` for an admin is refused the same way for everyone (FAC-4).
+    const allowed = canAddGate(visible, gatesOf(state).map((gate) => gateFactOf(gate.methodId)), gateFactOf(methodId));
+    if (!allowed.ok) throw new DomainError(allowed.reason);
+
+    const method = getMethod(methodId);
+    const account = record.accountId ? await this.account(record.accountId) : null;
+    const usedEnrollments = new Set(gatesOf(state).map((gate) => gate.enrollmentId));
+    const enrollment = rules && account ? await this.activeEnrollment(account.id, methodId, usedEnrollments) : null;
+    const challengeId = asChallengeId(deps.random.uuid());
+    const context = this.methodContext(policy, now, state.purpose);
+    const challenge = await method.beginChallenge(enrollment, context, state.seed);
+    const facts: RecoveryFacts = { now, tierPolicy: rules, choice: { enrollmentId: enrollment?.id ?? null, challengeId, prompt: challenge.prompt } };
+    const result = transition(state, { type: 'ChooseMethod', methodId }, facts);
+
+    const recipientKey = `${state.subjectKey}:${methodId}`;
+    const sendAllowed = challenge.message ? (await deps.rateLimiter.consume('recipient', recipientKey, policy.rateLimits.messagesPerRecipient)).allowed : true;
+
+    await this.commit(record, state, result, request, now, account, async (tx, extraEvents, base) => {
+      await tx.challenges.invalidateForFlow(record.id, now);
+      await tx.challenges.insert({
+        id: challengeId,
+        flowId: record.id,
+        accountId: record.accountId,
+        methodId,
+        enrollmentId: enrollment ? asEnrollmentId(enrollment.id) : null,
+        secretHash: challenge.secretHash,
+        attempts: 0,
+        maxAttempts: (rules ?? visible).maxAttemptsPerChallenge,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + challenge.ttlSeconds * 1000),
+        consumedAt: null,
+      });
+      if (challenge.message && sendAllowed) {
+        extraEvents.push(await enqueueMessage(tx, deps, challenge.message, record.accountId, now, base));
+      } else if (challenge.message) {
+        extraEvents.push({ ...base, type: 'recovery.rate_limited', outcome: 'failure', reason: 'rate.limited', data: { bucket: 'recipient', method: methodId } });
+      }
+    });
+    return { view: this.view(record, result.state, policy), flowToken: null, outcome: result.outcome, rejections: [] };
+  }
+
+  /**
+   * Answers the open challenge. The attempt is counted, the answer verified and the challenge (and
+   * any single-use secret) consumed atomically inside one transaction with the flow update, so that
+   * of many parallel submissions of one code exactly one counts (TOK-5, RATE-4).
+   */
+  async answer(flowToken: string, answer: ChallengeAnswer, request: RequestContext): Promise<StepResult> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const { record, state } = await this.load(flowToken, request);
+    if (state.name !== 'awaiting_challenge_answer') {
+      throw new DomainError('flow.wrong_state', `This flow is at step '${state.name}'; there is no open challenge to answer.`);
+    }
+    const now = deps.clock.now();
+    const rules = effectiveTierPolicy(policy, state);
+    const visible = visibleTierPolicy(policy, state);
+    // SECURITY: every answer, for every method, draws on one per-subject budget (RATE-2, RATE-8);
+    // decoys are keyed the same way, so the throttle reply does not enumerate (ENUM-4).
+    const throttle = await deps.rateLimiter.consume('account', state.subjectKey, (rules ?? visible).failureThrottle);
+    if (!throttle.allowed) {
+      await deps.store.audit.append([{ ...this.auditBase(record, state, request, now, null), type: 'recovery.rate_limited', outcome: 'failure', reason: 'rate.limited', data: { bucket: 'account' } }]);
+      throw new DomainError('rate.limited', 'Too many attempts. Wait before trying again.', { retryAfterSeconds: throttle.retryAfterSeconds });
+    }
+    const method = getMethod(state.methodId);
+    const account = record.accountId ? await this.account(record.accountId) : null;
+    const enrollment = state.enrollmentId && rules ? await this.enrollmentSecret(asEnrollmentId(state.enrollmentId)) : null;
+    const context = this.methodContext(policy, now, state.purpose);
+    let sessionToken: string | undefined;
+    let rotatedSecret: string | null = null;
+    let resultForView: RecoveryTransition | null = null;
+
+    await deps.store.transaction(async (tx) => {
+      const challengeId = asChallengeId(state.challengeId);
+      const attempt = await tx.challenges.registerAttempt(challengeId, now);
+      let outcome: 'passed' | 'failed' | 'exhausted' = 'exhausted';
+      if (attempt !== null) {
+        const stored = await tx.challenges.get(challengeId);
+        const verdict = await method.verify(answer, stored?.secretHash ?? null, enrollment, context);
+        const passed = verdict.kind === 'match' && enrollment !== null && (await this.consumeMatch(tx, challengeId, enrollment.id, verdict.singleUse, account?.id ?? null, now));
+        outcome = passed ? 'passed' : attempt >= (stored?.maxAttempts ?? 0) ? 'exhausted' : 'failed';
+      }
+      const result = transition(state, { type: 'AnswerChallenge' }, { now, tierPolicy: rules, answer: outcome });
+      resultForView = result;
+      const base = this.auditBase(record, result.state, request, now, account);
+      const events: AuditEventInput[] = result.events.map((draft) => this.toEvent(draft, base));
+      let secretHash = record.secretHash;
+      if (result.effects.some((effect) => effect.kind === 'rotate_flow_secret')) {
+        rotatedSecret = newFlowSecret(deps.random);
+        secretHash = flowSecretHash(deps.secrets, rotatedSecret);
+      }
+      if (result.state !== state) {
+        await this.casUpdate(tx, record, result.state, secretHash, now);
+      }
+      if (outcome === 'passed' && enrollment) await tx.enrollments.touchLastUsed(asEnrollmentId(enrollment.id), now);
+      if (result.effects.some((effect) => effect.kind === 'create_session') && account) {
+        sessionToken = await openSession(tx, deps, account.id, now, policy);
+      }
+      await tx.audit.append(events);
+    });
+    const result = resultForView as RecoveryTransition | null;
+    if (!result) throw new Error('transaction finished without a result');
+    const view = this.view({ ...record }, result.state, policy);
+    return {
+      view,
+      flowToken: rotatedSecret ? formatFlowToken(record.id, rotatedSecret) : null,
+      outcome: result.outcome,
+      rejections: [],
+      ...(sessionToken ? { sessionToken } : {}),
+    };
+  }
+
+  /**
+   * Sets the new password with the grant. A password the policy or the directory refuses keeps the
+   * grant (the person tries another); only one request at a time can hold the grant (TOK-5).
+   */
+  async setPassword(flowToken: string, input: { password: string; confirmPassword: string }, request: RequestContext): Promise<StepResult> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const { record, state } = await this.load(flowToken, request);
+    if (state.name !== 'awaiting_new_password') {
+      throw new DomainError('flow.wrong_state', `This flow is at step '${state.name}'; a new password cannot be set yet.`);
+    }
+    if (input.password !== input.confirmPassword) throw new DomainError('password.mismatch');
+    const now = deps.clock.now();
+    const rules = effectiveTierPolicy(policy, state);
+    const account = record.accountId ? await this.account(record.accountId) : null;
+    if (!rules || !account) throw new DomainError('flow.not_found');
+
+    const verdict = checkPassword(input.password, rules.password, {
+      username: account.username,
+      displayName: account.displayName,
+      organisationName: policy.organisationName,
+      contextWords: policy.contextWords,
+    });
+    const reasons: string[] = verdict.ok ? [] : verdict.reasons.map((reason) => reason.message);
+    if (verdict.ok && rules.password.breachedCheck && deps.breach) {
+      const rejection = breachedRejection(await deps.breach.timesSeen(input.password));
+      if (rejection) reasons.push(rejection.message);
+    }
+    const first = transition(state, { type: 'SetPassword' }, { now, tierPolicy: rules, passwordVerdict: reasons.length === 0 ? { ok: true } : { ok: false, reasons } });
+    return this.complete(record, state, first, request, now, account, policy, () => deps.directory.setPassword(account.id, input.password));
+  }
+
+  /** Clears the account's lock once every gate is passed; the password stays as it is. */
+  async confirmUnlock(flowToken: string, request: RequestContext): Promise<StepResult> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const { record, state } = await this.load(flowToken, request);
+    if (state.name !== 'awaiting_unlock_confirmation') {
+      throw new DomainError('flow.wrong_state', `This flow is at step '${state.name}'; the account cannot be unlocked yet.`);
+    }
+    const now = deps.clock.now();
+    const rules = effectiveTierPolicy(policy, state);
+    const account = record.accountId ? await this.account(record.accountId) : null;
+    if (!rules || !account) throw new DomainError('flow.not_found');
+    const first = transition(state, { type: 'ConfirmUnlock' }, { now, tierPolicy: rules });
+    return this.complete(record, state, first, request, now, account, policy, async () => {
+      await deps.directory.unlock(account.id);
+      return { ok: true };
+    });
+  }
+
+  private async complete(
+    record: FlowRecord,
+    state: RecoveryState,
+    first: RecoveryTransition,
+    request: RequestContext,
+    now: Date,
+    account: DirectoryAccount,
+    policy: Policy,
+    write: () => Promise<{ ok: true } | { ok: false; reason: string }>,
+  ): Promise<StepResult> {
+    const { deps } = this;
+    const claimed = await this.commit(record, state, first, request, now, account);
+    if (first.state.name !== 'completing') {
+      return { view: this.view(record, first.state, policy), flowToken: null, outcome: first.outcome, rejections: first.rejections ?? [] };
+    }
+    let writeResult: { ok: true } | { ok: false; reason: string };
+    try {
+      writeResult = await write();
+    } catch (error) {
+      // The directory failed: give the grant back untouched so the person can retry shortly.
+      const restored: RecoveryState = { ...first.state, name: state.name === 'awaiting_unlock_confirmation' ? 'awaiting_unlock_confirmation' : 'awaiting_new_password' } as RecoveryState;
+      await deps.store.transaction(async (tx) => {
+        await this.casUpdate(tx, claimed, restored, claimed.secretHash, deps.clock.now());
+        await tx.audit.append([{ ...this.auditBase(record, state, request, now, account), type: state.purpose === 'unlock' ? 'account.unlocked' : 'password.reset', outcome: 'failure', reason: 'directory.unavailable', data: {} }]);
+      });
+      throw error instanceof DomainError ? error : new DomainError('directory.unavailable');
+    }
+    const finishedAt = deps.clock.now();
+    const second = transition(first.state, { type: 'CompletionFinished' }, { now: finishedAt, tierPolicy: effectiveTierPolicy(policy, state), completion: writeResult });
+    await this.commit(claimed, first.state, second, request, finishedAt, account, async (tx, extraEvents, base) => {
+      if (second.effects.some((effect) => effect.kind === 'finish_recovery')) {
+        await this.finishRecovery(tx, record.id, account, state.purpose, request, finishedAt, policy, extraEvents, base);
+      }
+    });
+    if (second.effects.some((effect) => effect.kind === 'finish_recovery')) {
+      await deps.rateLimiter.reset('account', account.id);
+      if (state.purpose === 'reset') await deps.directory.unlock(account.id);
+    }
+    return { view: this.view(record, second.state, policy), flowToken: null, outcome: second.outcome, rejections: second.rejections ?? [] };
+  }
+
+  /**
+   * After a reset or unlock: every other open flow, grant and code of the account ends (TOK-7), its
+   * sessions end (SESS-1), and every registered channel and the address of record are told (SESS-4).
+   */
+  private async finishRecovery(
+    tx: Repositories,
+    flowId: FlowId,
+    account: DirectoryAccount,
+    purpose: RecoveryPurpose,
+    request: RequestContext,
+    now: Date,
+    policy: Policy,
+    events: AuditEventInput[],
+    base: Omit<AuditEventInput, 'type' | 'outcome' | 'reason' | 'data'>,
+  ): Promise<void> {
+    const { deps } = this;
+    const ended = await tx.flows.supersedeOpen(account.id, flowId, JSON.stringify({ name: 'superseded' }), 'superseded', now);
+    for (const id of ended) events.push({ ...base, flowId: id, type: 'recovery.superseded', outcome: 'info', reason: null, data: { by_flow: flowId } });
+    await tx.challenges.invalidateForAccount(account.id, now);
+    await tx.sessions.deleteForAccount(account.id);
+    if (purpose === 'sign_in') return;
+    const recipients = await noticeRecipients(tx, deps.cipher, account);
+    for (const [to, channel] of recipients) {
+      const notice = recoveryNotice(policy.organisationName, purpose, channel, to, now, request.ip);
+      events.push(await enqueueMessage(tx, deps, notice, account.id, now, base));
+    }
+  }
+
+  private async consumeMatch(
+    tx: Repositories,
+    challengeId: ReturnType<typeof asChallengeId>,
+    enrollmentId: EnrollmentId,
+    singleUse: { purpose: 'recovery_code' | 'totp_step'; keyHash: string; mode: 'consume' | 'claim' } | null,
+    accountId: AccountId | null,
+    now: Date,
+  ): Promise<boolean> {
+    if (singleUse) {
+      const claimed =
+        singleUse.mode === 'consume'
+          ? await tx.singleUse.consume(enrollmentId, singleUse.keyHash, now)
+          : accountId !== null && (await tx.singleUse.claimOnce(enrollmentId, singleUse.keyHash, singleUse.purpose, accountId, now));
+      if (!claimed) return false;
+    }
+    return tx.challenges.consume(challengeId, now);
+  }
+
+  /** Persists a transition: compare-and-set on the flow, the audit events and any extra writes, in one transaction. */
+  private async commit(
+    record: FlowRecord,
+    state: RecoveryState,
+    result: RecoveryTransition,
+    request: RequestContext,
+    now: Date,
+    account: DirectoryAccount | null,
+    extra?: (tx: Repositories, events: AuditEventInput[], base: Omit<AuditEventInput, 'type' | 'outcome' | 'reason' | 'data'>) => Promise<void>,
+  ): Promise<FlowRecord> {
+    const base = this.auditBase(record, result.state, request, now, account);
+    const events = result.events.map((draft) => this.toEvent(draft, base));
+    let updated = record;
+    await this.deps.store.transaction(async (tx) => {
+      if (result.state !== state) updated = await this.casUpdate(tx, record, result.state, record.secretHash, now);
+      if (extra) await extra(tx, events, base);
+      await tx.audit.append(events);
+    });
+    return updated;
+  }
+
+  private async casUpdate(tx: Repositories, record: FlowRecord, next: RecoveryState, secretHash: string, now: Date): Promise<FlowRecord> {
+    const update = { state: JSON.stringify(next), stateName: next.name, terminal: isTerminal(next), secretHash, expiresAt: record.expiresAt, updatedAt: now };
+    if (!(await tx.flows.update(record.id, record.version, update))) throw new DomainError('flow.conflict');
+    return { ...record, ...update, version: record.version + 1 };
+  }
+
+  /** Finds a live flow by token; unknown, wrong-secret and ended flows are indistinguishable (ENUM-6). */
+  private async load(flowToken: string, request: RequestContext): Promise<{ record: FlowRecord; state: RecoveryState }> {
+    const { deps } = this;
+    const policy = deps.policy();
+    const now = deps.clock.now();
+    await this.limitIp(request, now, policy);
+    const parts = parseFlowToken(flowToken);
+    if (!parts) throw new DomainError('flow.not_found');
+    const record = await deps.store.flows.get(parts.flowId);
+    if (!record || record.terminal || !deps.secrets.equal(record.secretHash, flowSecretHash(deps.secrets, parts.secret))) {
+      throw new DomainError('flow.not_found');
+    }
+    const flowLimit = await deps.rateLimiter.consume('flow', record.id, policy.rateLimits.perFlow);
+    if (!flowLimit.allowed) throw new DomainError('rate.limited', 'Too many requests for this flow. Wait before trying again.', { retryAfterSeconds: flowLimit.retryAfterSeconds });
+    const state = JSON.parse(record.state) as RecoveryState;
+    if (record.expiresAt.getTime() <= now.getTime()) {
+      const expired: RecoveryState = { ...state, name: 'expired' } as RecoveryState;
+      await deps.store.transaction(async (tx) => {
+        if (await tx.flows.update(record.id, record.version, { state: JSON.stringify(expired), stateName: 'expired', terminal: true, secretHash: record.secretHash, expiresAt: record.expiresAt, updatedAt: now })) {
+          await tx.audit.append([{ ...this.auditBase(record, state, request, now, null), type: 'recovery.expired', outcome: 'failure', reason: 'flow.expired', data: { step: state.name } }]);
+        }
+      });
+      throw new DomainError('flow.expired');
+    }
+    return { record, state };
+  }
+
+  private async limitIp(request: RequestContext, now: Date, policy: Policy): Promise<void> {
+    const decision = await this.deps.rateLimiter.consume('ip', request.ip, policy.rateLimits.perIp);
+    if (!decision.allowed) {
+      await this.deps.store.audit.append([
+        { type: 'recovery.rate_limited', at: now, actor: { kind: 'anonymous', id: null }, subject: null, outcome: 'failure', reason: 'rate.limited', ip: request.ip, userAgent: request.userAgent, department: null, tier: null, flowId: null, data: { bucket: 'ip' } },
+      ]);
+      throw new DomainError('rate.limited', 'Too many requests from this address. Wait before trying again.', { retryAfterSeconds: decision.retryAfterSeconds });
+    }
+  }
+
+  private async account(id: AccountId): Promise<DirectoryAccount | null> {
+    const account = await this.deps.directory.getAccount(id);
+    // SECURITY: an account disabled mid-flow cannot finish it (SESS-8).
+    return account && account.enabled ? account : null;
+  }
+
+  private async activeEnrollment(accountId: AccountId, methodId: MethodId, used: ReadonlySet<string>): Promise<{ id: EnrollmentId; secret: Record<string, unknown> } | null> {
+    const candidates = (await this.deps.store.enrollments.listForAccount(accountId)).filter((enrollment) => enrollment.methodId === methodId && enrollment.status === 'active' && !used.has(enrollment.id));
+    const chosen = candidates[0];
+    return chosen ? { id: chosen.id, secret: JSON.parse(this.deps.cipher.decrypt(chosen.secretCiphertext, enrollmentContext(chosen.id))) as Record<string, unknown> } : null;
+  }
+
+  private async enrollmentSecret(id: EnrollmentId): Promise<{ id: EnrollmentId; secret: Record<string, unknown> } | null> {
+    const enrollment = await this.deps.store.enrollments.get(id);
+    if (!enrollment || enrollment.status !== 'active') return null;
+    return { id, secret: JSON.parse(this.deps.cipher.decrypt(enrollment.secretCiphertext, enrollmentContext(id))) as Record<string, unknown> };
+  }
+
+  private methodContext(policy: Policy, now: Date, purpose: RecoveryPurpose): MethodContext {
+    return { now, purpose, policy, displayName: '', services: { random: this.deps.random, secrets: this.deps.secrets, passwords: this.deps.passwords } };
+  }
+
+  private auditBase(record: FlowRecord, state: RecoveryState, request: RequestContext, now: Date, account: DirectoryAccount | null): Omit<AuditEventInput, 'type' | 'outcome' | 'reason' | 'data'> {
+    return {
+      at: now,
+      actor: record.accountId ? { kind: 'person', id: record.accountId } : { kind: 'anonymous', id: null },
+      subject: record.accountId ?? (account && !state.decoy ? account.id : null),
+      ip: request.ip,
+      userAgent: request.userAgent,
+      department: state.department ?? account?.department ?? null,
+      tier: state.decoy ? null : state.tier,
+      flowId: record.id,
+    };
+  }
+
+  private toEvent(draft: EventDraft, base: Omit<AuditEventInput, 'type' | 'outcome' | 'reason' | 'data'>): AuditEventInput {
+    return { ...base, type: draft.type, outcome: draft.outcome, reason: draft.reason, data: draft.data };
+  }
+
+  private view(record: FlowRecord, state: RecoveryState, policy: Policy): FlowView {
+    const shown = visibleTierPolicy(policy, state);
+    const usedChannels = new Set(state.name === 'completed' || state.name === 'expired' || state.name === 'superseded' ? [] : state.gates.map((gate) => gateFactOf(gate.methodId).channel));
+    const choosing = state.name === 'awaiting_method_choice' || state.name === 'awaiting_challenge_answer';
+    const methods = choosing
+      ? shown.allowedMethods
+          .map((id) => ({ id, strength: getMethod(id).strength }))
+          .filter((method) => !usedChannels.has(getMethod(method.id).channel))
+          .sort((a, b) => strengthRank(a.strength) - strengthRank(b.strength))
+      : [];
+    const gatesPassed = 'gates' in state ? state.gates.filter((gate) => getMethod(gate.methodId).countsAsGate).length : 0;
+    const grantExpiresAt = 'grantExpiresAt' in state ? state.grantExpiresAt : null;
+    return {
+      flowId: record.id,
+      purpose: state.purpose,
+      step: state.name === 'completing' ? (state.purpose === 'unlock' ? 'awaiting_unlock_confirmation' : 'awaiting_new_password') : state.name,
+      gatesRequired: shown.gatesRequired,
+      gatesPassed,
+      methods,
+      challenge: state.name === 'awaiting_challenge_answer' ? state.prompt : null,
+      expiresAt: record.expiresAt.toISOString(),
+      grantExpiresAt,
+      password: state.name === 'awaiting_new_password' ? { minLength: shown.password.minLength, maxLength: shown.password.maxLength } : null,
+    };
+  }
+}

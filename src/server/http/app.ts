@@ -1,0 +1,136 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { randomUUID } from 'node:crypto';
+import { DomainError, isDomainError } from '../../core/errors.ts';
+import type { RequestContext } from '../../core/app/deps.ts';
+import type { Latchkey } from '../compose.ts';
+import { sendProblem } from './problem.ts';
+import { registerRecoveryRoutes } from './routes/recovery.ts';
+import { registerSelfServiceRoutes } from './routes/self-service.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+
+/** Requests larger than this are refused before parsing (INP-6). */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export type App = FastifyInstance;
+
+/** Client address after trusted-proxy resolution (Fastify's trustProxy), never a raw header (RATE-3). */
+export const requestContext = (request: FastifyRequest): RequestContext => ({
+  ip: request.ip,
+  userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'].slice(0, 256) : null,
+});
+
+/** The bearer credential of a request, or null. */
+export function bearer(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+  return match?.[1] ?? null;
+}
+
+export function requireBearer(request: FastifyRequest): string {
+  const token = bearer(request);
+  if (!token) throw new DomainError('auth.required', 'Send the token in an Authorization: Bearer header.');
+  return token;
+}
+
+function zodMessage(error: { validation: readonly { instancePath: string; message?: string; params?: { issue?: { path?: readonly PropertyKey[]; message?: string } } }[]; validationContext?: string }): string {
+  return error.validation
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.params?.issue?.path?.map(String).join('.') ?? issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      const where = [error.validationContext, path].filter(Boolean).join('.');
+      return `${where || 'request'}: ${issue.message ?? 'invalid value'}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Builds the HTTP shell: routes are thin; every decision lives in the application services.
+ * Unexpected errors get a generic problem with a correlation id and nothing else (LOG-7).
+ */
+export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boolean } = {}): Promise<App> {
+  const { config } = latchkey;
+  const app = Fastify({
+    logger: options.logger === false || config.logLevel === 'silent' ? false : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
+  const requests = new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const durations = new Histogram({ name: 'latchkey_http_request_duration_seconds', help: 'HTTP request duration by route.', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    durations.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Latchkey API', version: '1', description: 'Self-service password reset and account recovery.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    void reply.header('x-content-type-options', 'nosniff');
+    void reply.header('referrer-policy', 'no-referrer');
+    void reply.header('x-frame-options', 'DENY');
+    void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    void reply.header('cross-origin-resource-policy', 'same-origin');
+    if (request.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, 'route.not_found', `No endpoint answers ${request.method} ${request.url.split('?')[0]?.slice(0, 100) ?? ''}.`));
+
+  app.setErrorHandler((error, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) return sendProblem(reply, 'request.invalid', zodMessage(error));
+    if (isDomainError(error)) return sendProblem(reply, error.code, error.detail, error.extra);
+    const status = (error as { statusCode?: number }).statusCode;
+    const fastifyCode = (error as { code?: string }).code;
+    if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return sendProblem(reply, 'request.too_large', `The body is larger than ${BODY_LIMIT_BYTES} bytes.`);
+    if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) return sendProblem(reply, 'request.unsupported_media_type', 'Send the body as application/json.');
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return sendProblem(reply, 'request.invalid', fastifyCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError ? 'The body is not valid JSON.' : 'The request is malformed.');
+    }
+    request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+    return sendProblem(reply, 'internal', 'Something went wrong on our side. Quote the correlation id to the helpdesk.', { correlationId: request.id });
+  });
+
+  // SECURITY: JSON only; urlencoded, multipart and text/plain bodies (the shapes a cross-site form can
+  // send, and the shape of `user[email][]` array pollution) are refused with 415 (WEB-3, INP-1).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => {
+    try {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      // SECURITY: prototype-pollution keys are refused outright, not silently dropped (INP-5).
+      const parsed: unknown = JSON.parse(text, (key, value: unknown) => {
+        if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new DomainError('request.invalid', `The key '${key}' is not allowed.`);
+        return value;
+      });
+      done(null, parsed);
+    } catch (error) {
+      done(isDomainError(error) ? error : new DomainError('request.invalid', 'The body is not valid JSON.'), undefined);
+    }
+  });
+
+  registerOpsRoutes(app, latchkey, registry);
+  registerRecoveryRoutes(app, latchkey);
+  registerSelfServiceRoutes(app, latchkey);
+  registerAdminRoutes(app, latchkey);
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

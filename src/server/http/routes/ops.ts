@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import type { Registry } from 'prom-client';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyInstance } from 'fastify';
+import type { Latchkey } from '../../compose.ts';
+
+const noInput = { querystring: z.object({}).strict() };
+
+/** Liveness, readiness and metrics: for orchestrators and Prometheus, carrying no account data. */
+export function registerOpsRoutes(app: FastifyInstance, latchkey: Latchkey, registry: Registry): void {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  typed.get('/healthz', { schema: { ...noInput, tags: ['ops'], summary: 'The process is alive.' } }, async () => ({ status: 'ok' }));
+  typed.get('/readyz', { schema: { ...noInput, tags: ['ops'], summary: 'The database and the directory answer.' } }, async (_request, reply) => {
+    const check = async (probe: () => Promise<void>): Promise<'ok' | 'unavailable'> => {
+      try {
+        await probe();
+        return 'ok';
+      } catch {
+        return 'unavailable';
+      }
+    };
+    const [database, directory] = await Promise.all([check(() => latchkey.store.ping()), check(() => latchkey.deps.directory.ping())]);
+    const ready = database === 'ok' && directory === 'ok';
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: { database, directory } });
+  });
+  typed.get('/metrics', { schema: { ...noInput, tags: ['ops'], summary: 'Prometheus metrics.' } }, async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}
