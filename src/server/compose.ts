@@ -89,7 +89,9 @@ export async function composeLatchkey(config: Config, options: ComposeOptions = 
     directory,
     clock,
     random,
-    secrets: createSecretHasher(keys.keyring),
+    // Keyed hashes stay under the oldest key in the ring (the last listed): rotating the primary by
+    // prepending a new key must not orphan stored recovery codes, fingerprints and token hashes.
+    secrets: createSecretHasher(keys.keyring, { kid: keys.keyring.kids[keys.keyring.kids.length - 1] ?? keys.keyring.primaryKid }),
     cipher: createSecretCipher(keys.keyring),
     passwords,
     rateLimiter,
