@@ -13,6 +13,7 @@ import { verifyChain } from '../core/audit/chain.ts';
 import { ADMIN_SCOPES } from '../core/ports/store.ts';
 import { isAdminScope } from '../server/admin-tokens.ts';
 import { isDomainError } from '../core/errors.ts';
+import { canonicalIdentifier, isEmailAddress } from '../core/account/identifier.ts';
 import { openStore, migrateStore } from '../adapters/store/open-store.ts';
 import { readConfig, UsageError } from './context.ts';
 
@@ -35,8 +36,28 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/** What a command found, beyond throwing: set to 1 when it ran but found a failure (a bad row, a broken chain). */
+export interface CliOutcome {
+  exitCode: 0 | 1;
+}
+
+/**
+ * Why an account's username or email would be refused, or null: the same checks the directory
+ * applies, made before anything is opened so that a mistyped argument is a usage error (exit 2)
+ * rather than a failure found (exit 1), which is what a duplicate is.
+ */
+function accountInputProblem(input: { username: string; email?: string | undefined }): string | null {
+  const username = canonicalIdentifier(input.username);
+  if (!username.ok || username.value.includes('@')) return `username '${input.username.slice(0, 64)}' is not valid: use letters, digits, '.', '-' or '_' in one script, without spaces or '@'`;
+  if (input.email !== undefined) {
+    const email = canonicalIdentifier(input.email);
+    if (!email.ok || !isEmailAddress(email.value)) return `email '${input.email.slice(0, 64)}' is not a single valid address`;
+  }
+  return null;
+}
+
 /** The `latchkey` command: a thin shell over the same services the HTTP API uses. */
-export function buildCli(): Command {
+export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
   const program = new Command('latchkey').description('Self-service password reset and account recovery server.').exitOverride().showHelpAfterError();
 
   program
@@ -47,6 +68,7 @@ export function buildCli(): Command {
       const app = await buildHttpApp(latchkey);
       const address = await app.listen({ host: latchkey.config.host, port: latchkey.config.port });
       latchkey.worker.start();
+      latchkey.sweeper.start();
       const channels = `email via ${latchkey.channels.email.name}, sms via ${latchkey.channels.sms.name}`;
       err(`Latchkey listening on ${address} (${latchkey.store.engine}; ${channels}; policy ${latchkey.policySource})`);
       await new Promise<void>((resolve) => {
@@ -86,6 +108,8 @@ export function buildCli(): Command {
       const password = options.passwordStdin ? await readStdin() : undefined;
       const input = newAccountSchema.safeParse({ username, displayName: options.displayName, email: options.email, department: options.department, groups: options.group, password });
       if (!input.success) throw new UsageError(input.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+      const problem = accountInputProblem(input.data);
+      if (problem) throw new UsageError(problem);
       await withLatchkey(async (latchkey) => out(await latchkey.accounts.create(input.data, CLI_ACTOR)));
     });
   users
@@ -96,15 +120,21 @@ export function buildCli(): Command {
       const text = await readFile(file, 'utf8').catch((error: Error) => {
         throw new UsageError(`cannot read ${file}: ${error.message}`);
       });
-      let rows: Record<string, unknown>[];
+      // Each row with where it is: `item N` (0-based) in a JSON array, `row N` (the file's line number) in a CSV.
+      let rows: { where: string; row: unknown }[];
       try {
-        rows = file.endsWith('.json')
-          ? (JSON.parse(text) as Record<string, unknown>[])
-          : (parseCsv(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[]).map((row) => ({
-              ...row,
-              ...(typeof row['groups'] === 'string' ? { groups: row['groups'].split(/[;|]/).map((group) => group.trim()).filter(Boolean) } : {}),
-            }));
-        if (!Array.isArray(rows)) throw new Error('the JSON file must hold an array of accounts');
+        if (file.endsWith('.json')) {
+          const parsed: unknown = JSON.parse(text);
+          if (!Array.isArray(parsed)) throw new Error('the JSON file must hold an array of accounts');
+          rows = parsed.map((row: unknown, index) => ({ where: `item ${index}`, row }));
+        } else {
+          const records = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, info: true }) as { record: Record<string, string>; info: { lines: number } }[];
+          rows = records.map(({ record, info }) => ({
+            // Line numbers, not record counts: blank lines and quoted line breaks do not shift them.
+            where: `row ${info.lines}`,
+            row: { ...record, ...(typeof record['groups'] === 'string' ? { groups: record['groups'].split(/[;|]/).map((group) => group.trim()).filter(Boolean) } : {}) },
+          }));
+        }
       } catch (error) {
         throw new UsageError(`${file}: ${(error as Error).message}`);
       }
@@ -113,16 +143,17 @@ export function buildCli(): Command {
       await withLatchkey(async (latchkey) => {
         const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} rows', stream: process.stderr, noTTYOutput: false }, Presets.shades_classic);
         bar.start(rows.length, 0);
-        for (const [index, row] of rows.entries()) {
-          const line = file.endsWith('.json') ? `item ${index}` : `row ${index + 2}`;
-          const cleaned = Object.fromEntries(Object.entries(row).filter(([, value]) => value !== '' && value !== null && value !== undefined));
-          const input = newAccountSchema.safeParse(cleaned);
+        for (const { where, row } of rows) {
           try {
-            if (!input.success) throw new Error(input.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; '));
+            // A JSON item that is not an object (a string, a number, null) is a bad row, not a crash.
+            if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error('expected an object with a username');
+            const cleaned = Object.fromEntries(Object.entries(row).filter(([, value]) => value !== '' && value !== null && value !== undefined));
+            const input = newAccountSchema.safeParse(cleaned);
+            if (!input.success) throw new Error(input.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${/received undefined$/.test(issue.message) ? 'is required' : issue.message}`).join('; '));
             await latchkey.accounts.create(input.data, CLI_ACTOR);
             created += 1;
           } catch (error) {
-            failures.push(`${file}:${line}: ${isDomainError(error) ? error.detail : (error as Error).message}`);
+            failures.push(`${file}:${where}: ${isDomainError(error) ? error.detail : (error as Error).message}`);
           }
           bar.increment();
         }
@@ -130,7 +161,7 @@ export function buildCli(): Command {
       });
       for (const failure of failures) err(failure);
       out(`created ${created} of ${rows.length} accounts; ${failures.length} failed`);
-      if (failures.length > 0) process.exitCode = 1;
+      if (failures.length > 0) outcome.exitCode = 1;
     });
   users
     .command('list')
@@ -162,7 +193,7 @@ export function buildCli(): Command {
         return;
       }
       for (const problem of parsed.errors) out(formatPolicyError(problem));
-      process.exitCode = 1;
+      outcome.exitCode = 1;
     });
   policy
     .command('show')
@@ -186,7 +217,7 @@ export function buildCli(): Command {
           return;
         }
         out(`audit log BROKEN at event #${verdict.firstBadSeq}: ${verdict.problem} (${verdict.count} events verified before it)`);
-        process.exitCode = 1;
+        outcome.exitCode = 1;
       });
     });
   audit
@@ -269,7 +300,7 @@ export function buildCli(): Command {
         if (await latchkey.adminTokens.revoke(id, CLI_ACTOR)) out(`revoked ${id}`);
         else {
           out(`no live token ${id}`);
-          process.exitCode = 1;
+          outcome.exitCode = 1;
         }
       });
     });
@@ -278,10 +309,12 @@ export function buildCli(): Command {
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 failure found, 2 usage error. */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const program = buildCli();
+  // The outcome is this run's own: process.exitCode is global and would leak from one run into the next.
+  const outcome: CliOutcome = { exitCode: 0 };
+  const program = buildCli(outcome);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return outcome.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof PolicyLoadError) {

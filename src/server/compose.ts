@@ -22,6 +22,7 @@ import { createSecretCipher, createSecretHasher, loadOrCreateKeyring } from '../
 import { createSystemRandom } from '../adapters/system/random.ts';
 import type { Config } from './config/config.ts';
 import { OutboxWorker } from './workers/outbox-worker.ts';
+import { FlowSweeper } from './workers/flow-sweeper.ts';
 import { AdminTokenService } from './admin-tokens.ts';
 import { AdminQueries } from '../core/app/admin-queries.ts';
 import { DEV_OUTBOX_CHANNEL_NAME } from '../adapters/channel/dev-outbox/dev-outbox-channel.ts';
@@ -59,6 +60,7 @@ export interface Latchkey {
   readonly adminQueries: AdminQueries;
   readonly channels: Readonly<Record<MessageChannelKind, MessageChannel>>;
   readonly worker: OutboxWorker;
+  readonly sweeper: FlowSweeper;
   readonly policySource: string;
   close(): Promise<void>;
 }
@@ -101,6 +103,7 @@ export async function composeLatchkey(config: Config, options: ComposeOptions = 
   const channels = createChannels({ smtp: config.smtp, sms: config.sms });
   const worker = new OutboxWorker({ store, cipher: deps.cipher, clock, channels, maxAttempts: config.outbox.maxAttempts, pollIntervalMs: config.outbox.pollIntervalMs });
   const recovery = new RecoveryService(deps);
+  const sweeper = new FlowSweeper(recovery);
   return {
     config,
     deps,
@@ -112,8 +115,10 @@ export async function composeLatchkey(config: Config, options: ComposeOptions = 
     adminQueries: new AdminQueries(deps, new Set((['email', 'sms'] as const).filter((kind) => channels[kind].name === DEV_OUTBOX_CHANNEL_NAME))),
     channels,
     worker,
+    sweeper,
     policySource,
     async close() {
+      sweeper.stop();
       await worker.stop();
       await Promise.all([channels.email.close?.(), channels.sms.close?.()]);
       await rateLimiter.close();

@@ -78,6 +78,7 @@ describe.each(ENGINES)('recovery over the API on %s', (engine) => {
       'challenge.issued',
       'challenge.passed',
       'recovery.gates_satisfied',
+      'grant.claimed',
       'password.reset',
       'recovery.completed',
       'message.queued',

@@ -134,6 +134,18 @@ function flowRepository(db: Kysely<Database>): FlowRepository {
         .executeTakeFirst();
       return affectedOne(result.numUpdatedRows);
     },
+    async listStale(stateName, updatedBefore, limit) {
+      const rows = await db
+        .selectFrom('flows')
+        .selectAll()
+        .where('state_name', '=', stateName)
+        .where('terminal', '=', 0)
+        .where('updated_at', '<', ms(updatedBefore))
+        .orderBy('updated_at')
+        .limit(limit)
+        .execute();
+      return rows.map(toRecord);
+    },
     async supersedeOpen(accountId, exceptId, state, stateName, now) {
       let query = db
         .updateTable('flows')
@@ -698,7 +710,7 @@ function builtinAccountRepository(db: Kysely<Database>): BuiltinAccountRepositor
             password_changed_at: ms(account.passwordChangedAt),
           })
           .execute(),
-        `account ${account.username}`,
+        'an account with this username',
       );
     },
     async get(id) {

@@ -1,4 +1,4 @@
-import { Migrator, PostgresAdapter, sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { GENESIS_HASH } from '../../core/audit/chain.ts';
 import type { Database } from './schema.ts';
@@ -181,26 +181,14 @@ const provider: MigrationProvider = {
 };
 
 /**
- * The schema the tables go into on PostgreSQL. Kysely looks for its migration table in every schema
- * unless told which one, so a second deployment (or test run) in another schema of the same database
- * would find the first one's table, skip creating its own and fail; naming the schema prevents that.
- */
-async function postgresCurrentSchema(db: Kysely<Database>): Promise<string | undefined> {
-  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
-  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
-  return rows[0]?.schema ?? undefined;
-}
-
-/**
  * Brings the database up to the newest schema and returns the names of the migrations it applied
- * (none when already current). Safe to run from several processes at once: Kysely holds a migration
- * lock. Each run is one transaction on PostgreSQL, and on SQLite too for stores made by sqlite.ts,
- * so a failed run leaves the previous schema intact.
+ * (none when already current). Pass a Kysely made by sqlite.ts or postgres.ts (see kyselyOf): their
+ * dialects make each run one transaction, so a failed run leaves the previous schema intact, and on
+ * PostgreSQL confine Kysely's migration bookkeeping to the current schema. Safe to run from several
+ * processes at once: Kysely holds a migration lock.
  */
 export async function migrateToLatest(db: Kysely<Database>): Promise<{ applied: string[] }> {
-  const migrationTableSchema = await postgresCurrentSchema(db);
-  const migrator = new Migrator({ db, provider, ...(migrationTableSchema === undefined ? {} : { migrationTableSchema }) });
-  const { error, results = [] } = await migrator.migrateToLatest();
+  const { error, results = [] } = await new Migrator({ db, provider }).migrateToLatest();
   if (error !== undefined) {
     const failed = results.find((result) => result.status === 'Error')?.migrationName ?? 'the migration table';
     throw new Error(`database migration failed at ${failed}`, { cause: error });

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import type { DatabaseIntrospector, DatabaseMetadata, SchemaMetadata, TableMetadata } from 'kysely';
 import type { Store } from '../../core/ports/store.ts';
 import { createKyselyStore } from './kysely-store.ts';
 import type { Database } from './schema.ts';
@@ -19,9 +20,44 @@ function getTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
   return oid === INT8_OID && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format);
 }
 
-function errorCode(error: unknown): unknown {
-  return error instanceof Error && 'code' in error ? error.code : undefined;
+/**
+ * Lists the tables of the current schema only, and without columns: just what Kysely's Migrator
+ * asks for. Kysely's own PostgreSQL introspector reads every schema in the database and resolves
+ * each one by name, so another client dropping a schema at that moment makes it fail
+ * ("schema … does not exist"), which broke migrations whenever tests or tenants shared a database.
+ */
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  readonly #db: Kysely<unknown>;
+
+  constructor(db: Kysely<unknown>) {
+    this.#db = db;
+  }
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<SchemaMetadata>`select nspname as name from pg_catalog.pg_namespace`.execute(this.#db);
+    return rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; schema: string; is_view: boolean }>`
+      select c.relname as name, n.nspname as schema, c.relkind = 'v' as is_view
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'v', 'p')`.execute(this.#db);
+    return rows.map((row) => ({ name: row.name, schema: row.schema, isView: row.is_view, columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
 }
+
+class LatchkeyPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db);
+  }
+}
+
+const lostSchemaRace = (error: unknown): boolean => error instanceof Error && 'code' in error && SCHEMA_ALREADY_CREATED.has(String(error.code));
 
 /**
  * Connects a pg pool to PostgreSQL and returns it as a Store; fails fast if the server cannot be
@@ -48,12 +84,12 @@ export async function createPostgresStore(options: { connectionString: string; s
       await pool.query('select 1');
     } else {
       await pool.query(`create schema if not exists "${schema}"`).catch((error: unknown) => {
-        if (!SCHEMA_ALREADY_CREATED.has(String(errorCode(error)))) throw error;
+        if (!lostSchemaRace(error)) throw error;
       });
     }
   } catch (error) {
     await pool.end();
     throw error;
   }
-  return createKyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  return createKyselyStore(new Kysely<Database>({ dialect: new LatchkeyPostgresDialect({ pool }) }), 'postgres');
 }

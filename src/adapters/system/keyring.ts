@@ -5,7 +5,7 @@ import type { Random, SecretCipher, SecretHasher } from '../../core/ports/system
 
 /*
  * The encryption key ring: AES-256-GCM for secrets at rest, HMAC-SHA-256 for lookup hashes. Keys
- * come from LATCHKEY_ENCRYPTION_KEYS (or whatever the caller passes as `envSpec`) or from
+ * come from LATCHKEY_ENCRYPTION_KEY (or whatever the caller passes as `envSpec`) or from
  * `<dataDir>/encryption.key`, created on first start with mode 0600.
  */
 

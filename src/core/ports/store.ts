@@ -45,6 +45,8 @@ export interface FlowRepository {
   get(id: FlowId): Promise<FlowRecord | null>;
   /** Compare-and-set: applies only if the stored version is `expectedVersion`; true if it applied (then version+1). */
   update(id: FlowId, expectedVersion: number, update: FlowUpdate): Promise<boolean>;
+  /** Non-terminal flows in `stateName` not updated since `updatedBefore`, oldest first (for the sweeper). */
+  listStale(stateName: string, updatedBefore: Date, limit: number): Promise<FlowRecord[]>;
   /**
    * Ends every non-terminal flow of the account except `exceptId`, writing `state`/`stateName` and
    * terminal=true, version+1. Returns the ids it ended.

@@ -52,9 +52,10 @@ export class ConfigError extends Error {
 const camel = (snake: string): string => snake.toLowerCase().replace(/_([a-z0-9])/g, (_, char: string) => char.toUpperCase());
 
 /** Turns LATCHKEY_* variables into a nested object, remembering which variable set which key. */
-export function environmentOverrides(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; origins: Map<string, string> } {
+export function environmentOverrides(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; origins: Map<string, string>; raw: Map<string, string> } {
   const values: Record<string, unknown> = {};
   const origins = new Map<string, string>();
+  const raw = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('LATCHKEY_') || value === undefined || name.startsWith('LATCHKEY_TEST_') || name === 'LATCHKEY_CONFIG') continue;
     const path = name.slice('LATCHKEY_'.length).split('__').map(camel);
@@ -64,11 +65,37 @@ export function environmentOverrides(env: NodeJS.ProcessEnv): { values: Record<s
       target = (typeof next === 'object' && next !== null ? next : (target[segment] = {})) as Record<string, unknown>;
     }
     const leaf = path[path.length - 1];
-    // Environment values are text; numbers and booleans are read as such so nested schemas need no coercion.
+    // Environment values are text; numbers and booleans are read as such so nested schemas need no
+    // coercion. A key that wants text gets the original text back (see loadConfig): a password or
+    // secret made of digits only must not become a number.
     if (leaf) target[leaf] = /^-?\d+$/.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value;
     origins.set(path.join('.'), name);
+    raw.set(path.join('.'), value);
   }
-  return { values, origins };
+  return { values, origins, raw };
+}
+
+/** The environment variable that sets a key: smtp.requireTls → LATCHKEY_SMTP__REQUIRE_TLS. */
+export const environmentName = (key: string): string =>
+  `LATCHKEY_${key
+    .split('.')
+    .map((segment) => segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .join('__')}`;
+
+function valueAt(object: Record<string, unknown>, path: readonly string[]): unknown {
+  let current: unknown = object;
+  for (const segment of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
+}
+
+function setAt(object: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let current = object;
+  for (const segment of path.slice(0, -1)) current = current[segment] as Record<string, unknown>;
+  const leaf = path[path.length - 1];
+  if (leaf !== undefined) current[leaf] = value;
 }
 
 function merge(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
@@ -85,7 +112,8 @@ function merge(base: Record<string, unknown>, override: Record<string, unknown>)
 
 /**
  * Validates configuration from a YAML text (may be null) and the environment. Errors name the key
- * and where it came from: `port (LATCHKEY_PORT): expected a number`.
+ * and where it came from: `port (LATCHKEY_PORT): expected a number`; an unknown key is refused the
+ * same way (`prot (LATCHKEY_PROT): unknown key`), so a typo never silently falls back to a default.
  */
 export function loadConfig(yamlText: string | null, fileName: string, env: NodeJS.ProcessEnv): Config {
   let fromFile: Record<string, unknown> = {};
@@ -98,14 +126,36 @@ export function loadConfig(yamlText: string | null, fileName: string, env: NodeJ
       fromFile = parsed as Record<string, unknown>;
     }
   }
-  const { values, origins } = environmentOverrides(env);
-  const result = configSchema.safeParse(merge(fromFile, values));
+  const { values, origins, raw } = environmentOverrides(env);
+  const merged = merge(fromFile, values);
+  let result = configSchema.safeParse(merged);
+  // A variable read as a number or boolean where the key wants text gets its original text back.
+  for (let pass = 0; !result.success && pass < 3; pass += 1) {
+    const restore = result.error.issues.filter((issue) => issue.code === 'invalid_type' && issue.expected === 'string' && raw.has(issue.path.join('.')));
+    if (restore.length === 0) break;
+    for (const issue of restore) setAt(merged, issue.path.map(String), raw.get(issue.path.join('.')));
+    result = configSchema.safeParse(merged);
+  }
   if (result.success) return result.data;
+
+  const originOf = (key: string): string => {
+    const fromEnv = [...origins.entries()].find(([path]) => key === path || key.startsWith(`${path}.`))?.[1];
+    if (fromEnv) return fromEnv;
+    if (yamlText !== null && valueAt(fromFile, key.split('.')) !== undefined) return fileName;
+    // Missing: name every place that could set it.
+    return yamlText === null ? environmentName(key) : `${fileName} or ${environmentName(key)}`;
+  };
   throw new ConfigError(
-    result.error.issues.map((issue) => {
+    result.error.issues.flatMap((issue) => {
       const key = issue.path.join('.');
-      const origin = [...origins.entries()].find(([path]) => key === path || key.startsWith(`${path}.`))?.[1] ?? fileName;
-      return `${key || '(root)'} (${origin}): ${issue.message}`;
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((unknownKey) => {
+          const full = key ? `${key}.${unknownKey}` : unknownKey;
+          return `${full} (${originOf(full)}): unknown key`;
+        });
+      }
+      const message = /received undefined$/.test(issue.message) ? 'is required' : issue.message;
+      return [`${key || '(root)'} (${originOf(key)}): ${message}`];
     }),
   );
 }

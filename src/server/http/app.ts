@@ -52,10 +52,14 @@ function zodMessage(error: { validation: readonly { instancePath: string; messag
  * Builds the HTTP shell: routes are thin; every decision lives in the application services.
  * Unexpected errors get a generic problem with a correlation id and nothing else (LOG-7).
  */
-export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boolean } = {}): Promise<App> {
+export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boolean; logStream?: { write(line: string): void } } = {}): Promise<App> {
   const { config } = latchkey;
   const app = Fastify({
-    logger: options.logger === false || config.logLevel === 'silent' ? false : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // `logStream` (default stdout) lets the log-content tests read exactly what would be written (LOG-3, LOG-4).
+    logger:
+      options.logger === false || config.logLevel === 'silent'
+        ? false
+        : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'], ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     genReqId: () => randomUUID(),

@@ -52,9 +52,13 @@ export function createBuiltinDirectory(deps: { store: Store; hasher: PasswordHas
     async verifyPassword(id: AccountId, password: string): Promise<PasswordVerification> {
       const record = await store.builtinAccounts.get(id);
       if (!record) return 'invalid';
+      // SECURITY: the hash is checked before the account's state, so a locked or disabled account
+      // answers as slowly as any wrong password; returning early let anyone lock an account with a
+      // few wrong guesses and then tell it exists by its fast replies (ENUM-2, ENUM-5).
+      const matches = await hasher.verify(record.passwordHash, normalisePassword(password));
       if (!record.enabled) return 'disabled';
       if (record.lockedAt) return 'locked';
-      if (await hasher.verify(record.passwordHash, normalisePassword(password))) {
+      if (matches) {
         if (record.failedSignIns > 0) await store.builtinAccounts.clearFailedSignIns(id);
         return 'valid';
       }

@@ -19,7 +19,7 @@ import { enrollmentContext } from '../../enrollment/secrets.ts';
 import { noticeRecipients } from '../../notifications/recipients.ts';
 import { openSession } from '../../enrollment/sessions.ts';
 import { flowSecretHash, formatFlowToken, newFlowSecret, parseFlowToken } from '../flow-token.ts';
-import { gatesOf, isTerminal, type RecoveryPurpose, type RecoveryState } from './state.ts';
+import { gatesOf, isTerminal, subjectOf, type RecoveryPurpose, type RecoveryState } from './state.ts';
 import { gateFactOf, transition, type EventDraft, type RecoveryFacts, type RecoveryTransition, type StepOutcome } from './transition.ts';
 
 /** What a client sees of a flow. Identical in shape for real and decoy subjects (ENUM-1, ENUM-3). */
@@ -210,7 +210,9 @@ export class RecoveryService {
     const result = transition(state, { type: 'ChooseMethod', methodId }, facts);
 
     const recipientKey = `${state.subjectKey}:${methodId}`;
-    const sendAllowed = challenge.message ? (await deps.rateLimiter.consume('recipient', recipientKey, policy.rateLimits.messagesPerRecipient)).allowed : true;
+    // SECURITY: the recipient budget is drawn on every choice, code to send or not, so choosing a
+    // method costs the same rate-limiter round trip for a real person as for a decoy (ENUM-4).
+    const sendAllowed = (await deps.rateLimiter.consume('recipient', recipientKey, policy.rateLimits.messagesPerRecipient)).allowed;
 
     await this.commit(record, state, result, request, now, account, async (tx, extraEvents, base) => {
       await tx.challenges.invalidateForFlow(record.id, now);
@@ -262,11 +264,7 @@ export class RecoveryService {
     const account = record.accountId ? await this.account(record.accountId) : null;
     const enrollment = state.enrollmentId && rules ? await this.enrollmentSecret(asEnrollmentId(state.enrollmentId)) : null;
     const context = this.methodContext(policy, now, state.purpose);
-    let sessionToken: string | undefined;
-    let rotatedSecret: string | null = null;
-    let resultForView: RecoveryTransition | null = null;
-
-    await deps.store.transaction(async (tx) => {
+    const { result, rotatedSecret, sessionToken } = await deps.store.transaction(async (tx) => {
       const challengeId = asChallengeId(state.challengeId);
       const attempt = await tx.challenges.registerAttempt(challengeId, now);
       let outcome: 'passed' | 'failed' | 'exhausted' = 'exhausted';
@@ -276,29 +274,19 @@ export class RecoveryService {
         const passed = verdict.kind === 'match' && enrollment !== null && (await this.consumeMatch(tx, challengeId, enrollment.id, verdict.singleUse, account?.id ?? null, now));
         outcome = passed ? 'passed' : attempt >= (stored?.maxAttempts ?? 0) ? 'exhausted' : 'failed';
       }
-      const result = transition(state, { type: 'AnswerChallenge' }, { now, tierPolicy: rules, answer: outcome });
-      resultForView = result;
-      const base = this.auditBase(record, result.state, request, now, account);
-      const events: AuditEventInput[] = result.events.map((draft) => this.toEvent(draft, base));
-      let secretHash = record.secretHash;
-      if (result.effects.some((effect) => effect.kind === 'rotate_flow_secret')) {
-        rotatedSecret = newFlowSecret(deps.random);
-        secretHash = flowSecretHash(deps.secrets, rotatedSecret);
-      }
-      if (result.state !== state) {
-        await this.casUpdate(tx, record, result.state, secretHash, now);
-      }
+      const step = transition(state, { type: 'AnswerChallenge' }, { now, tierPolicy: rules, answer: outcome });
+      const base = this.auditBase(record, step.state, request, now, account);
+      const rotated = step.effects.some((effect) => effect.kind === 'rotate_flow_secret') ? newFlowSecret(deps.random) : null;
+      // A refused answer leaves the flow as it is: no compare-and-set, so a loser of a race cannot
+      // undo the winner's gate.
+      if (step.state !== state) await this.casUpdate(tx, record, step.state, rotated ? flowSecretHash(deps.secrets, rotated) : record.secretHash, now);
       if (outcome === 'passed' && enrollment) await tx.enrollments.touchLastUsed(asEnrollmentId(enrollment.id), now);
-      if (result.effects.some((effect) => effect.kind === 'create_session') && account) {
-        sessionToken = await openSession(tx, deps, account.id, now, policy);
-      }
-      await tx.audit.append(events);
+      const session = step.effects.some((effect) => effect.kind === 'create_session') && account ? await openSession(tx, deps, account.id, now, policy) : null;
+      await tx.audit.append(step.events.map((draft) => this.toEvent(draft, base)));
+      return { result: step, rotatedSecret: rotated, sessionToken: session };
     });
-    const result = resultForView as RecoveryTransition | null;
-    if (!result) throw new Error('transaction finished without a result');
-    const view = this.view({ ...record }, result.state, policy);
     return {
-      view,
+      view: this.view(record, result.state, policy),
       flowToken: rotatedSecret ? formatFlowToken(record.id, rotatedSecret) : null,
       outcome: result.outcome,
       rejections: [],
@@ -338,6 +326,30 @@ export class RecoveryService {
     return this.complete(record, state, first, request, now, account, policy, () => deps.directory.setPassword(account.id, input.password));
   }
 
+  /**
+   * Closes flows stuck in `completing`: a process claimed the grant and stopped (killed, crashed)
+   * before recording the outcome. Whether the directory write happened is unknown, so the flow is
+   * ended as `interrupted` and audited for someone to check; the grant can never be reused.
+   */
+  async sweepInterrupted(olderThanSeconds = 120): Promise<number> {
+    const { deps } = this;
+    const now = deps.clock.now();
+    const stale = await deps.store.flows.listStale('completing', new Date(now.getTime() - olderThanSeconds * 1000), 100);
+    let closed = 0;
+    for (const record of stale) {
+      const state = JSON.parse(record.state) as RecoveryState;
+      const interrupted: RecoveryState = { ...subjectOf(state), name: 'interrupted' };
+      await deps.store.transaction(async (tx) => {
+        const update = { state: JSON.stringify(interrupted), stateName: interrupted.name, terminal: true, secretHash: record.secretHash, expiresAt: record.expiresAt, updatedAt: now };
+        if (!(await tx.flows.update(record.id, record.version, update))) return;
+        const base = this.auditBase(record, state, { ip: 'system', userAgent: null }, now, null);
+        await tx.audit.append([{ ...base, actor: { kind: 'system', id: 'flow-sweeper' }, type: 'recovery.interrupted', outcome: 'failure', reason: 'process.interrupted', data: { purpose: state.purpose, claimed_at: record.updatedAt.toISOString() } }]);
+        closed += 1;
+      });
+    }
+    return closed;
+  }
+
   /** Clears the account's lock once every gate is passed; the password stays as it is. */
   async confirmUnlock(flowToken: string, request: RequestContext): Promise<StepResult> {
     const { deps } = this;
@@ -368,10 +380,11 @@ export class RecoveryService {
     write: () => Promise<{ ok: true } | { ok: false; reason: string }>,
   ): Promise<StepResult> {
     const { deps } = this;
-    const claimed = await this.commit(record, state, first, request, now, account);
     if (first.state.name !== 'completing') {
+      await this.commit(record, state, first, request, now, account);
       return { view: this.view(record, first.state, policy), flowToken: null, outcome: first.outcome, rejections: first.rejections ?? [] };
     }
+    const claimed = await this.claimGrant(record, first, request, now, account);
     let writeResult: { ok: true } | { ok: false; reason: string };
     try {
       writeResult = await write();
@@ -396,6 +409,30 @@ export class RecoveryService {
       if (state.purpose === 'reset') await deps.directory.unlock(account.id);
     }
     return { view: this.view(record, second.state, policy), flowToken: null, outcome: second.outcome, rejections: second.rejections ?? [] };
+  }
+
+  /**
+   * Takes the grant for the directory write. SECURITY: two grants of one account (two flows that
+   * both passed every gate) racing to set a password used to both reach the directory, and the
+   * later write won while the 200 went to the other request (TOK-5). The claim now ends every open
+   * flow of the account, this one included, in one statement, and then moves this one to
+   * `completing` by compare-and-set: of any number of racing claims of one account exactly one
+   * commits. The single UPDATE locks the account's flows in one order, so claims cannot deadlock.
+   */
+  private async claimGrant(record: FlowRecord, first: RecoveryTransition, request: RequestContext, now: Date, account: DirectoryAccount): Promise<FlowRecord> {
+    const base = this.auditBase(record, first.state, request, now, account);
+    return this.deps.store.transaction(async (tx) => {
+      const ended = await tx.flows.supersedeOpen(account.id, null, JSON.stringify({ name: 'superseded' }), 'superseded', now);
+      if (!ended.includes(record.id)) throw new DomainError('flow.conflict');
+      // supersedeOpen moved this flow on by one version; the compare-and-set fails if anything else did.
+      const claimed = await this.casUpdate(tx, { ...record, version: record.version + 1 }, first.state, record.secretHash, now);
+      const events: AuditEventInput[] = first.events.map((draft) => this.toEvent(draft, base));
+      for (const id of ended) {
+        if (id !== record.id) events.push({ ...base, flowId: id, type: 'recovery.superseded', outcome: 'info', reason: null, data: { by_flow: record.id } });
+      }
+      await tx.audit.append(events);
+      return claimed;
+    });
   }
 
   /**
@@ -549,7 +586,7 @@ export class RecoveryService {
 
   private view(record: FlowRecord, state: RecoveryState, policy: Policy): FlowView {
     const shown = visibleTierPolicy(policy, state);
-    const usedChannels = new Set(state.name === 'completed' || state.name === 'expired' || state.name === 'superseded' ? [] : state.gates.map((gate) => gateFactOf(gate.methodId).channel));
+    const usedChannels = new Set(gatesOf(state).map((gate) => gateFactOf(gate.methodId).channel));
     const choosing = state.name === 'awaiting_method_choice' || state.name === 'awaiting_challenge_answer';
     const methods = choosing
       ? shown.allowedMethods
@@ -557,7 +594,7 @@ export class RecoveryService {
           .filter((method) => !usedChannels.has(getMethod(method.id).channel))
           .sort((a, b) => strengthRank(a.strength) - strengthRank(b.strength))
       : [];
-    const gatesPassed = 'gates' in state ? state.gates.filter((gate) => getMethod(gate.methodId).countsAsGate).length : 0;
+    const gatesPassed = gatesOf(state).filter((gate) => gateFactOf(gate.methodId).countsAsGate).length;
     const grantExpiresAt = 'grantExpiresAt' in state ? state.grantExpiresAt : null;
     return {
       flowId: record.id,

@@ -47,13 +47,25 @@ export type RecoveryState =
   | (RecoverySubject & { readonly name: 'completing'; readonly gates: readonly Gate[]; readonly grantExpiresAt: string })
   | (RecoverySubject & { readonly name: 'completed'; readonly completedAt: string })
   | (RecoverySubject & { readonly name: 'expired' })
-  | (RecoverySubject & { readonly name: 'superseded' });
+  | (RecoverySubject & { readonly name: 'superseded' })
+  /** Closed by the sweeper after a process stopped between claiming the grant and finishing. */
+  | (RecoverySubject & { readonly name: 'interrupted' });
 
 export type RecoveryStateName = RecoveryState['name'];
 
-export const TERMINAL_STATES: ReadonlySet<RecoveryStateName> = new Set(['completed', 'expired', 'superseded']);
+export const TERMINAL_STATES: ReadonlySet<RecoveryStateName> = new Set(['completed', 'expired', 'superseded', 'interrupted']);
 
 export const isTerminal = (state: RecoveryState): boolean => TERMINAL_STATES.has(state.name);
 
 /** The gates passed so far; none once the flow has ended. */
 export const gatesOf = (state: RecoveryState): readonly Gate[] => ('gates' in state ? state.gates : []);
+
+/** The facts fixed at start, without the step-specific fields. */
+export const subjectOf = (state: RecoveryState): RecoverySubject => ({
+  purpose: state.purpose,
+  decoy: state.decoy,
+  subjectKey: state.subjectKey,
+  tier: state.tier,
+  department: state.department,
+  seed: state.seed,
+});

@@ -3,9 +3,8 @@ import type { AuditEventType, AuditOutcome, AuditData } from '../../audit/events
 import type { MethodId } from '../../methods/method-ids.ts';
 import type { ChallengePrompt } from '../../methods/method.ts';
 import type { TierPolicy } from '../../policy/schema.ts';
-import { canAddGate, evaluateGates, type GateFact } from '../../policy/gates.ts';
-import { getMethod } from '../../methods/registry.ts';
-import type { Gate, RecoveryState } from './state.ts';
+import { canAddGate, evaluateGates, METHOD_GATE_FACTS, type GateFact } from '../../policy/gates.ts';
+import { subjectOf, type Gate, type RecoveryState } from './state.ts';
 
 /** Inputs a person (through the API) sends to a recovery flow. */
 export type RecoveryCommand =
@@ -55,10 +54,8 @@ export interface RecoveryTransition {
 
 const event = (type: AuditEventType, outcome: AuditOutcome, reason: string | null, data: AuditData = {}): EventDraft => ({ type, outcome, reason, data });
 
-export const gateFactOf = (methodId: MethodId): GateFact => {
-  const method = getMethod(methodId);
-  return { methodId, strength: method.strength, channel: method.channel, countsAsGate: method.countsAsGate };
-};
+/** What policy knows of a method: one table, checked against the method registry by a test. */
+export const gateFactOf = (methodId: MethodId): GateFact => METHOD_GATE_FACTS[methodId];
 
 const grantStateName = (state: RecoveryState): 'awaiting_new_password' | 'awaiting_unlock_confirmation' =>
   state.purpose === 'unlock' ? 'awaiting_unlock_confirmation' : 'awaiting_new_password';
@@ -77,16 +74,9 @@ function wrongState(state: RecoveryState, command: RecoveryCommand): never {
  * Decoys walk exactly the same transitions; they simply never pass a challenge.
  */
 export function transition(state: RecoveryState, command: RecoveryCommand, facts: RecoveryFacts): RecoveryTransition {
-  const subject = {
-    purpose: state.purpose,
-    decoy: state.decoy,
-    subjectKey: state.subjectKey,
-    tier: state.tier,
-    department: state.department,
-    seed: state.seed,
-  };
+  const subject = subjectOf(state);
 
-  if (state.name === 'completed' || state.name === 'expired' || state.name === 'superseded') {
+  if (state.name === 'completed' || state.name === 'expired' || state.name === 'superseded' || state.name === 'interrupted') {
     throw new DomainError('flow.not_found');
   }
 
@@ -178,7 +168,8 @@ export function transition(state: RecoveryState, command: RecoveryCommand, facts
       return {
         state: { ...subject, name: 'completing', gates: state.gates, grantExpiresAt: state.grantExpiresAt },
         effects: [{ kind: command.type === 'SetPassword' ? 'write_password' : 'unlock_account' }],
-        events: [],
+        // Recorded before the directory write, so a process killed mid-write still leaves a trace.
+        events: [event('grant.claimed', 'info', null, { purpose: state.purpose })],
         outcome: 'ok',
       };
     }

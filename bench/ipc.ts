@@ -1,0 +1,25 @@
+/** Messages between the bench (parent) and a server it started (child), over the IPC channel. */
+
+export type ParentMessage =
+  | { readonly type: 'profile-start'; readonly samplingIntervalUs: number }
+  | { readonly type: 'profile-stop'; readonly file: string }
+  | { readonly type: 'stop' };
+
+export type ChildMessage =
+  | { readonly type: 'ready'; readonly port: number; readonly description: string }
+  | { readonly type: 'profile-started' }
+  | { readonly type: 'profile-stopped'; readonly file: string }
+  | { readonly type: 'error'; readonly message: string };
+
+export function isParentMessage(value: unknown): value is ParentMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+export function isChildMessage(value: unknown): value is ChildMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+/** Sends to the parent; a child started without IPC has nobody to tell. */
+export function toParent(message: ChildMessage): void {
+  process.send?.(message);
+}

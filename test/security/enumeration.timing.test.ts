@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, call, createPerson, enrolEmailAndTotp, roomyLimits, startFlow, startHarness, type Harness } from '../support/harness.ts';
+import { mannWhitney, median } from './checks.support.ts';
+
+/*
+ * ENUM-2 (and the timing half of ENUM-4/ENUM-5): the time a reply takes does not depend on whether
+ * the account exists or which methods it has.
+ *
+ * Method. Requests for the two subjects are interleaved in pairs whose order is drawn at random,
+ * after a warm-up, so drift in machine load (other test files run on the second core) hits both
+ * samples alike. Two assertions, each meaningful and neither flaky:
+ *
+ * 1. The median gap stays under max(2 ms, 25 % of the pooled median). The leaks this check exists
+ *    for are a directory bind, an SMTP hand-off or a password hash done only for real accounts:
+ *    each costs 10 ms or more, far above the bound, while the scheduling noise of a loaded 2-core
+ *    runner moves a median of 200 samples by well under a millisecond.
+ * 2. A one-sided Mann-Whitney test finds no significant shift LARGER than that bound in either
+ *    direction (|z| < 3.29, p < 0.0005 one-sided, after moving one sample by the bound). Testing
+ *    the shift beyond the bound, rather than any shift at all, keeps a harmless systematic
+ *    difference of a few microseconds (one extra row written for a real person's code, which is
+ *    then delivered asynchronously) from failing the test, while a real leak is caught with
+ *    overwhelming significance.
+ */
+
+const PAIRS = 200;
+const WARM_UP = 20;
+
+interface Samples {
+  readonly a: number[];
+  readonly b: number[];
+}
+
+async function interleave(pairs: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<Samples> {
+  const time = async (work: () => Promise<unknown>): Promise<number> => {
+    const started = process.hrtime.bigint();
+    await work();
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  };
+  for (let i = 0; i < WARM_UP; i += 1) {
+    await a();
+    await b();
+  }
+  const samples: Samples = { a: [], b: [] };
+  for (let i = 0; i < pairs; i += 1) {
+    if (Math.random() < 0.5) {
+      samples.a.push(await time(a));
+      samples.b.push(await time(b));
+    } else {
+      samples.b.push(await time(b));
+      samples.a.push(await time(a));
+    }
+  }
+  return samples;
+}
+
+function expectIndistinguishable(label: string, samples: Samples): void {
+  const gap = Math.abs(median(samples.a) - median(samples.b));
+  const bound = Math.max(2, 0.25 * median([...samples.a, ...samples.b]));
+  const slowerA = mannWhitney(samples.a.map((value) => value - bound), samples.b);
+  const slowerB = mannWhitney(samples.b.map((value) => value - bound), samples.a);
+  const report = `${label}: median ${median(samples.a).toFixed(3)} ms vs ${median(samples.b).toFixed(3)} ms, bound ${bound.toFixed(3)} ms, ` + `z(a slower by more than the bound) ${slowerA.z.toFixed(2)}, z(b slower by more than the bound) ${slowerB.z.toFixed(2)}, ` + `effect ${mannWhitney(samples.a, samples.b).effect.toFixed(3)}`;
+  if (process.env["TIMING_DEBUG"]) console.log(report);
+  expect(gap, report).toBeLessThan(bound);
+  expect(slowerA.z, report).toBeLessThan(3.29);
+  expect(slowerB.z, report).toBeLessThan(3.29);
+}
+
+describe.each(ENGINES)('timing of enumeration-sensitive replies on %s', (engine) => {
+  let h: Harness;
+  beforeAll(async () => {
+    // The highest lockout threshold policy allows, so that the wrong-password samples for bob
+    // stay wrong-password samples and never turn into locked-account ones.
+    h = await startHarness({
+      engine,
+      policy: [
+        roomyLimits,
+        (policy) => {
+          policy.signIn.lockoutThreshold = 100;
+          policy.rateLimits.messagesPerRecipient = { points: 5, windowSeconds: 3600 };
+        },
+      ],
+    });
+    await createPerson(h, 'bob');
+    const alice = await createPerson(h, 'alice');
+    await enrolEmailAndTotp(h, alice);
+    const erin = await createPerson(h, 'erin');
+    await h.latchkey.store.builtinAccounts.recordFailedSignIn(erin.accountId as never, 1, h.clock.now());
+    expect((await h.latchkey.deps.directory.readLockState(erin.accountId as never)).locked).toBe(true);
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const start = (identifier: string) => () => call(h, 'POST', '/api/recovery/flows', { identifier });
+
+  it('ENUM-2 starts a flow for an existing account without methods as fast as for an unknown one', async () => {
+    expectIndistinguishable('bob vs ghost', await interleave(PAIRS, start('bob'), start('ghost')));
+  });
+
+  it('ENUM-2 starts a flow for an account with an email and an app registered as fast as for an unknown one', async () => {
+    expectIndistinguishable('alice vs ghost', await interleave(PAIRS, start('alice@corp.test'), start('ghost@corp.test')));
+  });
+
+  it('ENUM-4 chooses the email method as fast for alice as for ghost under the shipped per-recipient message limit', async () => {
+    // Only the first few choices an hour queue a real code for alice (each one a message she
+    // receives); the rest must cost what a decoy's choice costs, so repeating the choice to average
+    // out network noise gains an attacker nothing.
+    const alice = await startFlow(h, 'alice');
+    const ghost = await startFlow(h, 'ghost');
+    const choose = (token: string) => () => call(h, 'POST', '/api/recovery/flow/method', { method: 'email_code' }, { token });
+    expectIndistinguishable('choose email: alice vs ghost', await interleave(PAIRS, choose(alice.token), choose(ghost.token)));
+  });
+
+  const signIn = (username: string) => () => call(h, 'POST', '/api/me/sign-in', { username, password: 'a wrong password of ordinary length' });
+
+  // Each sign-in costs an argon2id hash; 40 pairs keep these tests short and still detect a skipped hash.
+  it('ENUM-5 refuses a sign-in as fast for an unknown username as for a wrong password', async () => {
+    expectIndistinguishable('sign-in: bob vs ghost', await interleave(40, signIn('bob'), signIn('ghost')));
+  });
+
+  it('ENUM-5 refuses a sign-in as fast for a locked account as for an unknown username', async () => {
+    expectIndistinguishable('sign-in: erin (locked) vs ghost', await interleave(40, signIn('erin'), signIn('ghost')));
+  });
+});
