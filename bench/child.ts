@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isChildMessage, type ChildMessage, type ParentMessage } from './ipc.ts';
+import { counterDelta, type LoopDelay, type ServerCounters } from './sql-probe.ts';
 
 /*
  * Starts a bench server (server.ts or bare-server.ts) as a child Node process running TypeScript
@@ -65,5 +66,22 @@ export async function startServer(entry: 'server.ts' | 'bare-server.ts', env: Re
         });
         child.send({ type: 'stop' } satisfies ParentMessage);
       }),
+  };
+}
+
+export interface ServerPhase {
+  /** SQL statements, commits and commit stalls during the phase. */
+  readonly counters: ServerCounters;
+  readonly loop: LoopDelay;
+}
+
+/** Marks the start of a phase on the server; `end()` returns what the server counted during it. */
+export async function beginServerPhase(server: ServerProcess): Promise<{ end(): Promise<ServerPhase> }> {
+  const before = await server.ask({ type: 'counters' }, 'counters');
+  return {
+    async end() {
+      const after = await server.ask({ type: 'counters' }, 'counters');
+      return { counters: counterDelta(before.counters, after.counters), loop: after.loop };
+    },
   };
 }

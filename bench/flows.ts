@@ -4,6 +4,7 @@ import { JsonClient, stringField, UnexpectedResponse, type JsonResponse } from '
 import type { EnrolledAccount } from './instance.ts';
 import type { OutboxReader } from './outbox.ts';
 import { startCpuMeter, type CpuDelta } from './procstat.ts';
+import { beginServerPhase, type ServerPhase, type ServerProcess } from './child.ts';
 
 /*
  * Full password-reset flows over real HTTP, the way a person does one:
@@ -48,9 +49,11 @@ const WORDS = (
   'ripple saffron sage sequoia sierra slate sorrel spruce summit tamarind thistle thyme topaz tundra umber valley velvet willow'
 ).split(' ');
 
-/** Four random words from {@link WORDS}, hyphenated: 23–40 characters, about 27 bits. */
+/** Four distinct random words from {@link WORDS}, hyphenated (a repeated word would read as a pattern). */
 export function newPassword(): string {
-  return Array.from({ length: 4 }, () => WORDS[randomInt(WORDS.length)]).join('-');
+  const words = new Set<string>();
+  while (words.size < 4) words.add(WORDS[randomInt(WORDS.length)] ?? 'amber');
+  return [...words].join('-');
 }
 
 export interface FlowRunOptions {
@@ -61,8 +64,8 @@ export interface FlowRunOptions {
   readonly withPassword: boolean;
   readonly pool: AccountPool;
   readonly outbox: OutboxReader;
-  /** The server's pid, for CPU accounting over the measured window. */
-  readonly serverPid: number;
+  /** The server under test: CPU accounting and its own counters over the measured window. */
+  readonly server: ServerProcess;
 }
 
 export interface FlowRunResult {
@@ -84,6 +87,7 @@ export interface FlowRunResult {
   /** True when the pool ran out of recovery codes and the window was cut short. */
   readonly poolExhausted: boolean;
   readonly cpu: CpuDelta;
+  readonly server: ServerPhase;
 }
 
 interface Window {
@@ -108,9 +112,17 @@ export async function runFlows(options: FlowRunOptions): Promise<FlowRunResult> 
   const window: Window = { startAt: begin + options.warmupMs, endAt: begin + options.warmupMs + options.durationMs };
   let meter: ReturnType<typeof startCpuMeter> | null = null;
   let cpu: CpuDelta | null = null;
-  const startMeter = setTimeout(() => (meter = startCpuMeter(options.serverPid)), options.warmupMs);
+  let phase: ReturnType<typeof beginServerPhase> | null = null;
+  let phaseResult: Promise<ServerPhase> | null = null;
+  const startMeter = setTimeout(() => {
+    meter = startCpuMeter(options.server.pid);
+    phase = beginServerPhase(options.server);
+  }, options.warmupMs);
   const stopMeter = (): void => {
-    if (meter && !cpu) cpu = meter.stop();
+    if (meter && !cpu) {
+      cpu = meter.stop();
+      phaseResult = phase?.then((started) => started.end()) ?? null;
+    }
   };
   const endTimer = setTimeout(stopMeter, options.warmupMs + options.durationMs);
 
@@ -183,7 +195,8 @@ export async function runFlows(options: FlowRunOptions): Promise<FlowRunResult> 
   stopMeter();
   client.close();
   const measured = cpu as CpuDelta | null;
-  if (!measured) throw new Error('the flow run ended before its measured window began (too few accounts?)');
+  const server = await (phaseResult as Promise<ServerPhase> | null);
+  if (!measured || !server) throw new Error('the flow run ended before its measured window began (too few accounts?)');
   const windowMs = window.endAt - window.startAt;
   return {
     withPassword: options.withPassword,
@@ -199,5 +212,6 @@ export async function runFlows(options: FlowRunOptions): Promise<FlowRunResult> 
     firstErrors,
     poolExhausted,
     cpu: measured,
+    server,
   };
 }

@@ -1,47 +1,60 @@
 import { performance } from 'node:perf_hooks';
-import { createArgon2Hasher } from '../src/adapters/system/argon2-hasher.ts';
-import { startCpuMeter, type CpuDelta, type CpuMeter } from './procstat.ts';
+import type { PasswordHasher } from '../src/core/ports/system.ts';
 
 /*
  * The ceiling for reset flows: argon2id hashes per second through the server's own hasher
- * (createArgon2Hasher() with its defaults: m=19456 KiB, t=2, p=1, at most 2 at once), with more
- * callers in flight than slots so the slots never idle. Runs in the bench process while the
- * server is not yet started, so the two cores are the hasher's alone.
+ * (latchkey.deps.passwords, i.e. createArgon2Hasher as compose.ts builds it: its parameters and its
+ * concurrency cap), run inside the server process while it serves nothing else, with more callers
+ * in flight than slots so that the slots never idle.
  */
 
 export interface HashRateResult {
   readonly inFlight: number;
-  readonly maxConcurrent: number;
+  /** Most hashes seen running at once (the hasher's cap when it reports its load). */
+  readonly maxActive: number | null;
+  /** The PHC parameter string of a hash it made, e.g. `argon2id v=19 m=19456,t=2,p=1`. */
+  readonly parameters: string;
   readonly windowMs: number;
   readonly hashes: number;
   readonly hashesPerSecond: number;
-  /** CPU (all threads of this process) per hash, ms. */
+  /** CPU of the whole server process (all threads) per hash, ms. */
   readonly cpuMsPerHash: number;
-  /** Time from call to result, queue wait included (more callers than slots). */
+  /** Time from call to result, queue wait included. */
   readonly latencyMsMedian: number;
-  readonly cpu: CpuDelta;
 }
 
-/** The server's default cap (see createArgon2Hasher). */
-export const SERVER_HASH_CONCURRENCY = 2;
+interface LoadReporting {
+  load(): { active: number; queued: number };
+}
 
-export async function measureHashRate(options: { inFlight: number; warmupMs: number; durationMs: number }): Promise<HashRateResult> {
-  const hasher = createArgon2Hasher();
+const reportsLoad = (hasher: PasswordHasher): hasher is PasswordHasher & LoadReporting => typeof (hasher as Partial<LoadReporting>).load === 'function';
+
+/** `$argon2id$v=19$m=19456,t=2,p=1$salt$hash` → `argon2id v=19 m=19456,t=2,p=1`. */
+const parametersOf = (phc: string): string => phc.split('$').slice(1, 4).join(' ');
+
+export async function measureHashRate(hasher: PasswordHasher, options: { inFlight: number; warmupMs: number; durationMs: number }): Promise<HashRateResult> {
   const latencies: number[] = [];
   let hashes = 0;
   let counter = 0;
-  const begin = performance.now();
-  const startAt = begin + options.warmupMs;
+  let maxActive = 0;
+  let parameters = '';
+  const startAt = performance.now() + options.warmupMs;
   const endAt = startAt + options.durationMs;
-  let meter: CpuMeter | null = null;
-  let cpu: CpuDelta | null = null;
-  const armed = setTimeout(() => (meter = startCpuMeter(null)), options.warmupMs);
-  const finish = setTimeout(() => (cpu = meter?.stop() ?? null), options.warmupMs + options.durationMs);
+  let cpuAtStart: NodeJS.CpuUsage | null = null;
+  let cpuMs = Number.NaN;
+  const armed = setTimeout(() => (cpuAtStart = process.cpuUsage()), options.warmupMs);
+  const finish = setTimeout(() => {
+    const used = process.cpuUsage(cpuAtStart ?? undefined);
+    cpuMs = (used.user + used.system) / 1000;
+  }, options.warmupMs + options.durationMs);
 
   const lane = async (): Promise<void> => {
     while (performance.now() < endAt) {
       const sentAt = performance.now();
-      await hasher.hash(`bench password number ${(counter += 1)}`);
+      const pending = hasher.hash(`bench password number ${(counter += 1)}`);
+      if (reportsLoad(hasher)) maxActive = Math.max(maxActive, hasher.load().active);
+      const phc = await pending;
+      parameters ||= parametersOf(phc);
       const doneAt = performance.now();
       if (doneAt >= startAt && doneAt <= endAt) {
         hashes += 1;
@@ -53,16 +66,14 @@ export async function measureHashRate(options: { inFlight: number; warmupMs: num
   clearTimeout(armed);
   clearTimeout(finish);
   latencies.sort((a, b) => a - b);
-  const measured = cpu as CpuDelta | null;
-  if (!measured) throw new Error('the hash run ended before its window');
   return {
     inFlight: options.inFlight,
-    maxConcurrent: SERVER_HASH_CONCURRENCY,
+    maxActive: reportsLoad(hasher) ? maxActive : null,
+    parameters,
     windowMs: options.durationMs,
     hashes,
     hashesPerSecond: (hashes / options.durationMs) * 1000,
-    cpuMsPerHash: hashes > 0 ? measured.clientMs / hashes : Number.NaN,
+    cpuMsPerHash: hashes > 0 ? cpuMs / hashes : Number.NaN,
     latencyMsMedian: latencies[Math.floor(latencies.length / 2)] ?? Number.NaN,
-    cpu: measured,
   };
 }

@@ -1,14 +1,21 @@
+import type { HashRateResult } from './hash.ts';
+import type { LoopDelay, ServerCounters } from './sql-probe.ts';
+
 /** Messages between the bench (parent) and a server it started (child), over the IPC channel. */
 
 export type ParentMessage =
   | { readonly type: 'profile-start'; readonly samplingIntervalUs: number }
   | { readonly type: 'profile-stop'; readonly file: string }
+  | { readonly type: 'counters' }
+  | { readonly type: 'hash-rate'; readonly inFlight: number; readonly warmupMs: number; readonly durationMs: number }
   | { readonly type: 'stop' };
 
 export type ChildMessage =
   | { readonly type: 'ready'; readonly port: number; readonly description: string }
   | { readonly type: 'profile-started' }
   | { readonly type: 'profile-stopped'; readonly file: string }
+  | { readonly type: 'counters'; readonly counters: ServerCounters; readonly loop: LoopDelay }
+  | { readonly type: 'hash-rate'; readonly result: HashRateResult }
   | { readonly type: 'error'; readonly message: string };
 
 export function isParentMessage(value: unknown): value is ParentMessage {

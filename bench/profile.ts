@@ -51,7 +51,8 @@ const SPECIAL: Readonly<Record<string, string>> = {
 
 /** `…/node_modules/@scope/pkg/…` → `@scope/pkg`; `…/src/adapters/store/x.ts` → `src/adapters/store`; `node:internal/http…` → `node:http`. */
 export function categoryOf(url: string): string | null {
-  if (url === '') return null;
+  // Native frames, and the bench's own SQL probe (a thin wrapper), take their caller's category.
+  if (url === '' || url.endsWith('/bench/sql-probe.ts')) return null;
   const modules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (modules?.[1]) return modules[1];
   const source = /\/(src\/[^/]+\/[^/]+)\//.exec(url) ?? /\/(src\/[^/]+)\//.exec(url);
@@ -91,6 +92,7 @@ export function summariseProfile(profile: CpuProfile, count = 15): ProfileSummar
       const own = categoryOf(node.callFrame.url);
       if (special && node.callFrame.url === '') result = special;
       else if (own !== null) result = own;
+      else if (node.callFrame.url !== '') result = categoryOfNode(parentOf.get(id) ?? -1);
       else {
         let parent = parentOf.get(id);
         let caller: string | null = null;

@@ -1,6 +1,7 @@
 import type { BenchReport, FlowReport } from './run.ts';
 import type { LoadResult } from './load.ts';
 import type { Share } from './profile.ts';
+import type { ServerPhase } from './child.ts';
 
 /* The printed report: compact, one section per figure the brief asks for. */
 
@@ -14,6 +15,14 @@ const lpad = (text: string, width: number): string => text.padStart(width);
 function perFlowCpu(run: FlowReport): { main: number; mainWait: number; other: number; client: number; machine: number } {
   const per = (ms: number): number => (run.flows > 0 ? ms / run.flows : Number.NaN);
   return { main: per(run.cpu.serverMainMs), mainWait: per(run.cpu.serverMainWaitMs), other: per(run.cpu.serverOtherMs), client: per(run.cpu.clientMs), machine: per(run.cpu.machineBusyMs) };
+}
+
+function serverLine(phase: ServerPhase, units: number, unit: string): string {
+  const { counters, loop } = phase;
+  return (
+    `${f1(counters.statements / units)} SQL statements and ${f1(counters.commits / units)} commits per ${unit} (outbox worker included); commits held the event loop ${f2(counters.commitMs / units)} ms per ${unit}, ` +
+    `${counters.slowCommits} commits over 1 ms took ${f1(counters.slowCommitMs)} ms in all (longest ${f1(counters.maxCommitMs)} ms); event-loop delay p50 ${f1(loop.p50Ms)} ms, p99 ${f1(loop.p99Ms)} ms, max ${f1(loop.maxMs)} ms`
+  );
 }
 
 function shares(title: string, rows: readonly Share[], count: number, out: string[]): void {
@@ -55,10 +64,11 @@ export function formatReport(report: BenchReport): string {
   out.push(`   background load during the window: ${pct(full.cpu.backgroundShare)} of the machine`);
   out.push(`   flow latency p50 ${f1(full.latency.p50)} ms, p95 ${f1(full.latency.p95)} ms, p99 ${f1(full.latency.p99)} ms`);
   out.push(`   per step p50/p95 ms: ${Object.entries(full.steps).map(([step, summary]) => `${step} ${f2(summary.p50)}/${f2(summary.p95)}`).join(', ')}`);
+  out.push(`   server: ${serverLine(full.server, full.flows, 'flow')}`);
 
   out.push('');
   out.push(
-    `2. ARGON2ID CEILING — the server's hasher (createArgon2Hasher defaults: m=19456 KiB, t=2, p=1, at most ${hash.before.maxConcurrent} at once), ${hash.before.inFlight} in flight, in the bench process, ${f1(hash.before.windowMs / 1000)} s before the flows and ${f1(hash.after.windowMs / 1000)} s right after (server idle)`,
+    `2. ARGON2ID CEILING — the server's own hasher (latchkey.deps.passwords: ${hash.before.parameters}, at most ${hash.before.maxActive ?? '?'} at once), ${hash.before.inFlight} callers in flight, inside the idle server process, ${f1(hash.before.windowMs / 1000)} s before the full flows and ${f1(hash.after.windowMs / 1000)} s right after`,
   );
   for (const [when, run] of [['before', hash.before], ['after', hash.after]] as const) {
     out.push(`   ${when}: ${f1(run.hashesPerSecond)} hashes/s, ${f2(run.cpuMsPerHash)} CPU-ms per hash, background ${pct(run.cpu.backgroundShare)}`);
@@ -90,15 +100,20 @@ export function formatReport(report: BenchReport): string {
   out.push(
     `     server main thread ${f2(noPw.cpu.serverMainMs / noPw.requests)} ms/request (${f2(noPw.cpu.serverMainMs / noPw.flows)} ms/flow), busy ${pct(noPw.cpu.serverMainMs / noPw.cpu.wallMs)}; other threads ${f2(noPw.cpu.serverOtherMs / noPw.flows)} ms/flow; load generator ${f2(noPw.cpu.clientMs / noPw.flows)} ms/flow; flow p50 ${f1(noPw.latency.p50)} ms`,
   );
+  out.push(`     server: ${serverLine(noPw.server, noPw.flows, 'flow')}`);
   out.push(`     ⇒ the password request itself costs the main thread ≈ ${f2(cpu.main - noPw.cpu.serverMainMs / noPw.flows)} ms beyond the other five`);
   const profile = report.profiledFlows.profile;
-  out.push(`   CPU profile of the server main thread (${f1(profile.wallMs / 1000)} s of full flows at ${f1(report.profiledFlows.flowsPerSecond)} flows/s with the profiler on; busy ${f1(profile.busyMs)} ms, idle ${f1(profile.idleMs)} ms):`);
+  out.push(
+    `   CPU profile of the server main thread (V8 sampler, ${f1(profile.wallMs / 1000)} s of full flows at ${f1(report.profiledFlows.flowsPerSecond)} flows/s with the profiler on; busy ${f1(profile.busyMs)} ms, idle ${f1(profile.idleMs)} ms).`,
+  );
+  out.push('   Samples are wall-clock: time the thread spent waiting for a core or in a syscall (fsync, socket writes) counts where it stopped.');
   shares('self time by package / source area:', profile.byCategory, 14, out);
   shares('inclusive time, top functions:', profile.topInclusive, 22, out);
 
   out.push('');
   out.push(`4. RESET START vs BARE ROUTE — autocannon in this process, ${report.startLoad.connections} connections, ${f1(report.startLoad.durationS)} s each after ${settings.loadWarmupS} s warm-up, servers in child processes one after the other`);
   out.push(loadLine(report.startLoad));
+  if (report.startLoad.server) out.push(`     server: ${serverLine(report.startLoad.server, report.startLoad.requests, 'request')}`);
   out.push(loadLine(report.bareLoad));
   out.push(`   the bare route serves ${f1(report.bareLoad.requestsPerSecond / report.startLoad.requestsPerSecond)}× as many requests per second`);
 
@@ -107,6 +122,9 @@ export function formatReport(report: BenchReport): string {
   out.push(`5. START LATENCY BY IDENTIFIER — one keep-alive connection, one request at a time, ${settings.timingRounds} rounds of 3 (order shuffled each round), usernames and emails alike; failures ${timing.failures}`);
   out.push(`   ${pad('', 30)} ${lpad('median', 8)} ${lpad('p90', 8)} ${lpad('p99', 8)}  (ms)   n`);
   for (const [name, summary] of Object.entries(timing.classes)) out.push(`   ${pad(name, 30)} ${lpad(f3(summary.p50), 8)} ${lpad(f3(summary.p90), 8)} ${lpad(f3(summary.p99), 8)}        ${summary.n}`);
+  const median = (name: string): number => timing.classes[name]?.p50 ?? Number.NaN;
+  const existingMedian = (median('existing, email enrolled') + median('existing, nothing enrolled')) / 2;
+  out.push(`   median difference existing − unknown: ${((existingMedian - median('unknown')) * 1000).toFixed(0)} µs; email enrolled − nothing enrolled: ${((median('existing, email enrolled') - median('existing, nothing enrolled')) * 1000).toFixed(0)} µs`);
   for (const test of timing.tests) {
     const verdict = test.ks.d < test.ks.dCritical05 ? 'no difference detected at 5 %' : 'DISTRIBUTIONS DIFFER at 5 %';
     out.push(`   KS ${pad(test.name, 36)} D = ${test.ks.d.toFixed(4)}  p = ${test.ks.pValue < 1e-4 ? test.ks.pValue.toExponential(1) : test.ks.pValue.toFixed(4)}  (critical D at 5 %: ${test.ks.dCritical05.toFixed(4)}) → ${verdict}`);

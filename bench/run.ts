@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startServer, type ServerProcess } from './child.ts';
 import { AccountPool, runFlows, STEPS, type FlowRunResult, type Step } from './flows.ts';
-import { measureHashRate, type HashRateResult } from './hash.ts';
+import type { HashRateResult } from './hash.ts';
 import { createInstance, prepareAccounts, type BenchAccount } from './instance.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { OutboxReader } from './outbox.ts';
-import { waitForQuiet } from './procstat.ts';
+import { startCpuMeter, waitForQuiet, type CpuDelta } from './procstat.ts';
 import { readProfile, summariseProfile, type ProfileSummary } from './profile.ts';
 import { ksTwoSample, statsSelfCheck, summarise, type KsResult, type Summary } from './stats.ts';
 import { measureStartTiming, type TimingResult } from './timing.ts';
@@ -33,7 +33,7 @@ const num = (name: string, fallback: number): number => {
 
 export const SETTINGS = {
   concurrency: num('BENCH_CONCURRENCY', 6),
-  flowWarmupMs: num('BENCH_FLOW_WARMUP_MS', 2_000),
+  flowWarmupMs: num('BENCH_FLOW_WARMUP_MS', 3_000),
   flowDurationMs: num('BENCH_FLOW_DURATION_MS', 10_000),
   noPasswordDurationMs: num('BENCH_NOPW_DURATION_MS', 5_000),
   profileDurationMs: num('BENCH_PROFILE_DURATION_MS', 3_000),
@@ -63,8 +63,8 @@ export interface HashReport {
   /** Mean of the two runs. */
   readonly hashesPerSecond: number;
   readonly cpuMsPerHash: number;
-  readonly before: HashRateResult;
-  readonly after: HashRateResult;
+  readonly before: HashRateResult & { readonly cpu: CpuDelta };
+  readonly after: HashRateResult & { readonly cpu: CpuDelta };
 }
 
 export interface BenchReport {
@@ -144,22 +144,27 @@ async function main(): Promise<void> {
     const setupMs = performance.now() - setupStart;
     log(`setup: ${accounts.flow.length + accounts.timingEnrolled.length + accounts.timingBare.length} accounts in ${(setupMs / 1000).toFixed(1)} s (not timed)`);
 
-    // 2. The ceiling, measured in this process before the server starts and again right after the
-    // full flows (server idle), so a change in background load shows and averages out.
-    const hashOptions = { inFlight: SETTINGS.hashInFlight, warmupMs: 500, durationMs: SETTINGS.hashDurationMs };
-    const hashBefore = await measureHashRate(hashOptions);
-    log(`argon2id: ${hashBefore.hashesPerSecond.toFixed(1)} hashes/s`);
-
     server = await startServer('server.ts', instance.env);
     log(`server: ${server.description}, pid ${server.pid}, port ${server.port}`);
+    const running = server;
+
+    // 2. The ceiling: the server's own hasher, inside the server process while it serves nothing,
+    // once before the full flows and once right after, so a change in background load shows.
+    const measureHashes = async (): Promise<HashRateResult & { cpu: CpuDelta }> => {
+      const meter = startCpuMeter(running.pid);
+      const { result } = await running.ask({ type: 'hash-rate', inFlight: SETTINGS.hashInFlight, warmupMs: 500, durationMs: SETTINGS.hashDurationMs }, 'hash-rate');
+      return { ...result, cpu: meter.stop() };
+    };
+    const hashBefore = await measureHashes();
+    log(`argon2id: ${hashBefore.hashesPerSecond.toFixed(1)} hashes/s (${hashBefore.parameters}, at most ${hashBefore.maxActive ?? '?'} at once)`);
     outbox = new OutboxReader(instance.dataDir, instance.encryptionKey);
     const pool = new AccountPool(accounts.flow);
-    const flowOptions = { port: server.port, serverPid: server.pid, concurrency: SETTINGS.concurrency, pool, outbox };
+    const flowOptions = { port: server.port, server, concurrency: SETTINGS.concurrency, pool, outbox };
 
     // 1. Full flows.
     const full = await runFlows({ ...flowOptions, warmupMs: SETTINGS.flowWarmupMs, durationMs: SETTINGS.flowDurationMs, withPassword: true });
     log(`full flows: ${full.flowsPerSecond.toFixed(1)}/s (${full.flows} flows, ${full.errors} errors)`);
-    const hashAfter = await measureHashRate(hashOptions);
+    const hashAfter = await measureHashes();
     log(`argon2id again (server idle): ${hashAfter.hashesPerSecond.toFixed(1)} hashes/s`);
     const hash: HashReport = {
       hashesPerSecond: (hashBefore.hashesPerSecond + hashAfter.hashesPerSecond) / 2,
@@ -186,7 +191,7 @@ async function main(): Promise<void> {
     let next = 0;
     const startIdentifiers = identifiersOf(accounts.flow);
     const startLoad = await runLoad(
-      { name: 'POST /api/recovery/flows (existing identifiers)', port: server.port, serverPid: server.pid, path: '/api/recovery/flows', nextBody: () => JSON.stringify({ identifier: startIdentifiers[(next += 1) % startIdentifiers.length], purpose: 'reset' }) },
+      { name: 'POST /api/recovery/flows (existing identifiers)', server, probed: true, path: '/api/recovery/flows', nextBody: () => JSON.stringify({ identifier: startIdentifiers[(next += 1) % startIdentifiers.length], purpose: 'reset' }) },
       { connections: SETTINGS.loadConnections, warmupS: SETTINGS.loadWarmupS, durationS: SETTINGS.loadDurationS },
     );
     log(`reset starts: ${startLoad.requestsPerSecond.toFixed(0)} requests/s`);
@@ -214,7 +219,7 @@ async function main(): Promise<void> {
     const bare = await startServer('bare-server.ts', { BENCH_BARE_DIR: bareDir });
     let bareNext = 0;
     const bareLoad = await runLoad(
-      { name: 'bare Fastify route, one SQLite insert', port: bare.port, serverPid: bare.pid, path: '/bare/insert', nextBody: () => JSON.stringify({ identifier: startIdentifiers[(bareNext += 1) % startIdentifiers.length], purpose: 'reset' }) },
+      { name: 'bare Fastify route, one SQLite insert', server: bare, probed: false, path: '/bare/insert', nextBody: () => JSON.stringify({ identifier: startIdentifiers[(bareNext += 1) % startIdentifiers.length], purpose: 'reset' }) },
       { connections: SETTINGS.loadConnections, warmupS: SETTINGS.loadWarmupS, durationS: SETTINGS.loadDurationS },
     );
     await bare.stop();

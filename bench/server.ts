@@ -4,13 +4,17 @@ import { composeLatchkey } from '../src/server/compose.ts';
 import { buildHttpApp } from '../src/server/http/app.ts';
 import { loadConfig } from '../src/server/config/config.ts';
 import { isParentMessage, toParent, type ParentMessage } from './ipc.ts';
+import { installSqlProbe, readCounters, readLoopDelay } from './sql-probe.ts';
+import { measureHashRate } from './hash.ts';
 
 /*
  * The server under test, in its own process: what `latchkey serve` runs (composeLatchkey, the HTTP
  * app, the outbox worker), configured from LATCHKEY_* variables, listening on 127.0.0.1:0, with
- * request logging off. The parent drives it over IPC: ready → (profile-start/stop)* → stop.
+ * request logging off, and the SQL/event-loop probe of sql-probe.ts. The parent drives it over
+ * IPC: ready → (counters | hash-rate | profile-start/stop)* → stop.
  */
 
+installSqlProbe();
 const config = loadConfig(null, 'bench', process.env);
 const latchkey = await composeLatchkey(config);
 const app = await buildHttpApp(latchkey, { logger: false });
@@ -18,6 +22,7 @@ await app.listen({ host: config.host, port: config.port });
 latchkey.worker.start();
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : 0;
+readLoopDelay();
 
 let profiler: Session | null = null;
 
@@ -39,6 +44,16 @@ async function handle(message: ParentMessage): Promise<void> {
       profiler = null;
       await writeFile(message.file, JSON.stringify(profile));
       toParent({ type: 'profile-stopped', file: message.file });
+      return;
+    }
+    case 'hash-rate': {
+      // The server's own hasher, with the parameters and cap compose.ts gave it.
+      const result = await measureHashRate(latchkey.deps.passwords, message);
+      toParent({ type: 'hash-rate', result });
+      return;
+    }
+    case 'counters': {
+      toParent({ type: 'counters', counters: readCounters(), loop: readLoopDelay() });
       return;
     }
     case 'stop': {

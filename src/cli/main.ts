@@ -8,7 +8,7 @@ import { composeLatchkey, loadPolicyFile, PolicyLoadError, type Latchkey } from 
 import { buildHttpApp } from '../server/http/app.ts';
 import { ConfigError } from '../server/config/config.ts';
 import { formatPolicyError, parsePolicy } from '../core/policy/load.ts';
-import { newAccountSchema } from '../core/account/builtin-admin.ts';
+import { canonicalUsername, newAccountSchema } from '../core/account/builtin-admin.ts';
 import { verifyChain } from '../core/audit/chain.ts';
 import { ADMIN_SCOPES } from '../core/ports/store.ts';
 import { isAdminScope } from '../server/admin-tokens.ts';
@@ -47,8 +47,7 @@ export interface CliOutcome {
  * rather than a failure found (exit 1), which is what a duplicate is.
  */
 function accountInputProblem(input: { username: string; email?: string | undefined }): string | null {
-  const username = canonicalIdentifier(input.username);
-  if (!username.ok || username.value.includes('@')) return `username '${input.username.slice(0, 64)}' is not valid: use letters, digits, '.', '-' or '_' in one script, without spaces or '@'`;
+  if (canonicalUsername(input.username) === null) return `username '${input.username.slice(0, 64)}' is not valid: use letters, digits, '.', '-' or '_' in one script, without spaces or '@'`;
   if (input.email !== undefined) {
     const email = canonicalIdentifier(input.email);
     if (!email.ok || !isEmailAddress(email.value)) return `email '${input.email.slice(0, 64)}' is not a single valid address`;
@@ -211,7 +210,29 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
     .description('Check the hash chain of the whole audit log; exit 1 on any edit, deletion or reordering.')
     .action(async () => {
       await withLatchkey(async (latchkey) => {
-        const verdict = await verifyChain(latchkey.store.audit.iterate());
+        // SECURITY: the chain alone cannot show events cut from its end, so it must also reach the
+        // head the store recorded (read first: a server may append while we verify) (LOG-5).
+        const head = await latchkey.store.audit.head();
+        let hashAtHead: string | null = null;
+        const records = latchkey.store.audit.iterate();
+        const verdict = await verifyChain(
+          (async function* () {
+            for await (const record of records) {
+              if (record.seq === head.seq) hashAtHead = record.hash;
+              yield record;
+            }
+          })(),
+        );
+        if (verdict.ok && verdict.count < head.seq) {
+          out(`audit log BROKEN at event #${verdict.count + 1}: the log ends at #${verdict.count} but its recorded head is #${head.seq} (events were deleted from the end)`);
+          outcome.exitCode = 1;
+          return;
+        }
+        if (verdict.ok && head.seq > 0 && hashAtHead !== head.hash) {
+          out(`audit log BROKEN at event #${head.seq}: it does not match the recorded head (the log was rewritten)`);
+          outcome.exitCode = 1;
+          return;
+        }
         if (verdict.ok) {
           out(`audit log intact: ${verdict.count} events, head ${verdict.headHash}`);
           return;

@@ -81,6 +81,7 @@ describe.each(ENGINES)('recovery over the API on %s', (engine) => {
       'grant.claimed',
       'password.reset',
       'recovery.completed',
+      'session.ended',
       'message.queued',
       'message.queued',
     ]);

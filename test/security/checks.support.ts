@@ -171,6 +171,17 @@ export function median(values: readonly number[]): number {
 }
 
 /**
+ * The Hodges-Lehmann estimate of how much slower `a` is than `b`: the median of every difference
+ * a[i] - b[j]. Unlike the difference of two medians it stays put when latencies are bimodal (a
+ * garbage collection, an fsync), because both samples carry the same mixture.
+ */
+export function shiftEstimate(a: readonly number[], b: readonly number[]): number {
+  const differences: number[] = [];
+  for (const x of a) for (const y of b) differences.push(x - y);
+  return median(differences);
+}
+
+/**
  * Mann-Whitney U of `a` against `b` (ties counted half), with its normal approximation: `z` > 0
  * when `a` tends to be larger. `effect` is U / (n·m), the probability that a random draw from `a`
  * exceeds one from `b` (0.5 when neither is slower).
@@ -198,4 +209,35 @@ export function mannWhitney(a: readonly number[], b: readonly number[]): { u: nu
   const mean = (n * m) / 2;
   const variance = ((n * m) / 12) * (n + m + 1 - tieCorrection / ((n + m) * (n + m - 1)));
   return { u, z: (u - mean) / Math.sqrt(variance), effect: u / (n * m) };
+}
+
+/**
+ * Runs the CLI in-process against the harness's SQLite data directory (the CLI reads its
+ * configuration from the environment), capturing what it prints. SQLite only: a PostgreSQL
+ * harness lives in a schema the CLI's configuration cannot name.
+ */
+export async function runCliOn(h: Harness, run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  if (h.engine !== 'sqlite') throw new Error('runCliOn needs a SQLite harness');
+  const saved = { ...process.env };
+  const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+  let out = '';
+  let err = '';
+  for (const name of Object.keys(process.env)) if (name.startsWith('LATCHKEY_') && !name.startsWith('LATCHKEY_TEST_')) delete process.env[name];
+  Object.assign(process.env, { LATCHKEY_DATA_DIR: h.dataDir, LATCHKEY_POLICY_FILE: join(h.dataDir, 'policy.yaml'), LATCHKEY_LOG_LEVEL: 'silent' });
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { code: await run(), out, err };
+  } finally {
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+  }
 }

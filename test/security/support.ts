@@ -12,6 +12,8 @@ import type { Database } from '../../src/adapters/store/schema.ts';
 import { DEFAULT_POLICY_FILE_URL } from '../../src/core/policy/default-policy.ts';
 import type { Policy } from '../../src/core/policy/schema.ts';
 import type { AccountId } from '../../src/core/account/ids.ts';
+import { outboxContext } from '../../src/core/notifications/outbox.ts';
+import type { OutboundMessage } from '../../src/core/ports/message-channel.ts';
 import {
   call,
   json,
@@ -158,12 +160,29 @@ export function normalisedReply(response: LightMyRequestResponse): { status: num
     if (['flowId', 'flowToken', 'expiresAt', 'grantExpiresAt', 'retryAfterSeconds'].includes(key)) return `<${key}>`;
     return value;
   };
-  const volatileHeaders = new Set(['date', 'content-length', 'retry-after']);
   return {
     status: response.statusCode,
-    headerNames: Object.keys(response.headers).filter((name) => !volatileHeaders.has(name)).sort(),
+    headerNames: Object.keys(response.headers).sort(),
     body: scrub(response.json()),
   };
+}
+
+/**
+ * Moves the server clock on by 2 ms. The outbox orders messages by creation time (then by random
+ * id), so two codes to one address issued within the same millisecond could come back in either
+ * order; a tick before issuing makes "the latest code" unambiguous.
+ */
+export const tick = (h: Harness): void => h.clock.advance(0.002);
+
+/** Ids of every outbox record so far, to tell later messages apart without relying on order. */
+export async function outboxIds(h: Harness): Promise<Set<string>> {
+  return new Set((await h.latchkey.store.outbox.list({ limit: 100_000 })).map((record) => record.id));
+}
+
+/** Messages queued since a snapshot of outbox ids (decrypted). */
+export async function messagesSince(h: Harness, seen: ReadonlySet<string>): Promise<OutboundMessage[]> {
+  const records = (await h.latchkey.store.outbox.list({ limit: 100_000 })).filter((record) => !seen.has(record.id) && record.payloadCiphertext);
+  return records.map((record) => JSON.parse(h.latchkey.deps.cipher.decrypt(record.payloadCiphertext as string, outboxContext(record.id))) as OutboundMessage);
 }
 
 /** Milliseconds to wait in real time (rate-limiter windows run on the real clock). */

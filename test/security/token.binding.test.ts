@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, call, createPerson, enrolEmailAndTotp, json, latestCode, startFlow, startHarness, type Enrolled, type FlowBody, type Harness, type Person } from '../support/harness.ts';
-import { accountRow, freshGrant, signInWithGate } from './support.ts';
+import { accountRow, freshGrant, signInWithGate, tick } from './support.ts';
 
 /*
  * TOK-6: a code or token is bound to the account, the flow and the purpose it was issued for.
@@ -26,6 +26,7 @@ describe.each(ENGINES)('binding of codes and tokens on %s', (engine) => {
 
   async function emailChallenge(identifier: string, to: string): Promise<{ token: string; code: string }> {
     const { token } = await startFlow(h, identifier);
+    tick(h);
     expect((await call(h, 'POST', '/api/recovery/flow/method', { method: 'email_code' }, { token })).statusCode).toBe(200);
     return { token, code: await latestCode(h, to) };
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kyselyOf } from '../../src/adapters/store/kysely-store.ts';
 import { ENGINES, auditEvents, call, createPerson, enrolEmailAndTotp, json, latestCode, startFlow, startHarness, type Enrolled, type FlowBody, type Harness, type Person } from '../support/harness.ts';
-import { freshGrant } from './support.ts';
+import { freshGrant, tick } from './support.ts';
 
 /*
  * TOK-7: a new code replaces the older one, and a successful reset (or unlock) ends every other
@@ -24,8 +24,10 @@ describe.each(ENGINES)('invalidation of older tokens and codes on %s', (engine) 
 
   it('TOK-7 replaces the older code when a new one is requested in the flow', async () => {
     const { token } = await startFlow(h, 'ivy');
+    tick(h);
     await call(h, 'POST', '/api/recovery/flow/method', { method: 'email_code' }, { token });
     const older = await latestCode(h, enrolled.altEmail);
+    tick(h);
     await call(h, 'POST', '/api/recovery/flow/method', { method: 'email_code' }, { token });
     const newer = await latestCode(h, enrolled.altEmail);
     expect(newer).not.toBe(older);

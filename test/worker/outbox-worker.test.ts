@@ -233,6 +233,22 @@ describe.each(ENGINES)('outbox worker on %s', (engine) => {
       expect(smtp.received).toHaveLength(1);
     });
 
+    it('abandons a message with nothing left to send, sends nothing, and records message.failed', async () => {
+      const { h, smtp } = await rig(engine, { smtp: true });
+      if (!smtp) throw new Error('no SMTP sink');
+      const now = h.clock.now();
+      const id = h.latchkey.deps.random.uuid();
+      await h.latchkey.store.outbox.enqueue({ id, channel: 'email', purpose: 'challenge_code', accountId: null, payloadCiphertext: null, recipientHint: 'l•••t@example.org', createdAt: now, availableAt: now });
+
+      expect(await h.latchkey.worker.drain()).toBe(1);
+
+      expect(smtp.received).toHaveLength(0);
+      expect(await outboxRow(h, id)).toMatchObject({ status: 'dead', lastError: 'payload missing', attempts: 1 });
+      const failed = (await auditEvents(h, { types: ['message.failed'] })).filter((event) => event.data['message_id'] === id);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ outcome: 'failure', reason: 'delivery.abandoned', data: { permanent: true } });
+    });
+
     it('delivers on its own once started, without an explicit drain, and stops with the instance', async () => {
       const { h, smtp } = await rig(engine, { smtp: true }, { LATCHKEY_OUTBOX__POLL_INTERVAL_MS: '20' });
       if (!smtp) throw new Error('no SMTP sink');

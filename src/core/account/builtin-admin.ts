@@ -21,6 +21,22 @@ export const newAccountSchema = z
 
 export type NewAccount = z.infer<typeof newAccountSchema>;
 
+/** Letters (with their combining marks), digits, '.', '-' and '_': the documented username alphabet. */
+const USERNAME_CHARACTERS = /^[\p{L}\p{M}\p{N}._-]+$/u;
+
+/**
+ * The canonical username, or null when it is not one: canonical (identifier.ts) and drawn only from
+ * the documented alphabet.
+ *
+ * SECURITY: without the alphabet check `<script>alert(1)</script>`, `https://evil.test/login` or
+ * `a%0d%0a` were accepted (only spaces, controls and '@' were refused), so markup and links could
+ * ride into every listing, export and console that shows a username (INP-2, INP-8).
+ */
+export function canonicalUsername(raw: string): string | null {
+  const username = canonicalIdentifier(raw);
+  return username.ok && USERNAME_CHARACTERS.test(username.value) ? username.value : null;
+}
+
 /**
  * Creates accounts in the built-in directory. Usernames and emails are stored in canonical form
  * (identifier.ts), the one form lookups use. An account created without a password gets a random
@@ -31,8 +47,8 @@ export class BuiltinAccountAdmin {
 
   async create(input: NewAccount, actor: { kind: 'cli' | 'admin_token'; id: string | null }): Promise<AccountId> {
     const { deps } = this;
-    const username = canonicalIdentifier(input.username);
-    if (!username.ok || username.value.includes('@')) {
+    const username = canonicalUsername(input.username);
+    if (username === null) {
       throw new DomainError('request.invalid', `username '${input.username.slice(0, 64)}' is not valid: use letters, digits, '.', '-' or '_' in one script, without spaces or '@'.`);
     }
     let workEmail: string | null = null;
@@ -46,8 +62,8 @@ export class BuiltinAccountAdmin {
     const password = input.password ?? deps.random.bytes(32).toString('base64url');
     const record: BuiltinAccountRecord = {
       id,
-      username: username.value,
-      displayName: input.displayName ?? username.value,
+      username,
+      displayName: input.displayName ?? username,
       workEmail,
       department: input.department ?? null,
       groups: input.groups ?? [],
@@ -78,7 +94,7 @@ export class BuiltinAccountAdmin {
         await tx.audit.append([event]);
       });
     } catch (error) {
-      if (error instanceof DuplicateError) throw new DomainError('request.invalid', `username '${username.value}' already exists.`);
+      if (error instanceof DuplicateError) throw new DomainError('request.invalid', `username '${username}' already exists.`);
       throw error;
     }
     return id;

@@ -41,6 +41,7 @@ export const AUDIT_EVENT_TYPES = {
   'admin.accounts_queried': 'An admin read accounts or enrollments through the API.',
   'admin.outbox_queried': 'An admin read the dev outbox.',
   'audit.exported': 'The audit log was exported.',
+  'session.ended': 'A self-service session ended: the person signed out, or a recovery of the account closed it.',
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_TYPES;

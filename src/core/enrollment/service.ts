@@ -113,9 +113,15 @@ export class SelfServiceService {
     return { session, account };
   }
 
-  async signOut(token: string): Promise<void> {
-    const { session } = await this.session(token);
-    await this.deps.store.sessions.delete(session.id);
+  async signOut(token: string, request: RequestContext): Promise<void> {
+    const { deps } = this;
+    const { session, account } = await this.session(token);
+    const now = deps.clock.now();
+    // Session termination is audited like every other authentication event (LOG-1).
+    await deps.store.transaction(async (tx) => {
+      await tx.sessions.delete(session.id);
+      await tx.audit.append([{ ...this.auditBase(account, request, now, deps.policy()), type: 'session.ended', outcome: 'info', reason: null, data: { reason: 'sign_out', sessions: 1 } }]);
+    });
   }
 
   async listMethods(token: string): Promise<{ methods: EnrollmentView[]; required: number; missing: number }> {
@@ -157,6 +163,7 @@ export class SelfServiceService {
     const draft = await method.enroll(input, context);
     const id = asEnrollmentId(deps.random.uuid());
     const challenge = draft.status === 'pending' ? await method.beginChallenge({ id, secret: draft.secret }, context, id) : null;
+    if (challenge?.message) await this.limitVerificationMessage(account.id, draft.channelAddress, policy);
     const base = this.auditBase(account, request, now, policy);
     await deps.store.transaction(async (tx) => {
       const events: AuditEventInput[] = [];
@@ -285,6 +292,23 @@ export class SelfServiceService {
     const recipients = await noticeRecipients(tx, this.deps.cipher, account, change === 'removed' ? { includeEnrollment: enrollmentId } : { excludeEnrollment: enrollmentId });
     for (const [to, channel] of recipients) {
       events.push(await enqueueMessage(tx, this.deps, enrollmentNotice(policy.organisationName, change, METHOD_NAMES[methodId], channel, to, now, request.ip), account.id, now, base));
+    }
+  }
+
+  /**
+   * SECURITY: registering a phone or an address sends a code to whatever destination the person
+   * typed. Without a budget, one signed-in account could pump texts to a premium-rate number or
+   * flood someone's mailbox (RATE-7, RATE-1). Verification messages are counted per account and
+   * per destination (keyed by its fingerprint, so every account shares one count for a number),
+   * each within the policy's per-recipient limit; over either, nothing is sent.
+   */
+  private async limitVerificationMessage(accountId: string, channelAddress: string | null, policy: Policy): Promise<void> {
+    const { rateLimiter, secrets } = this.deps;
+    const rule = policy.rateLimits.messagesPerRecipient;
+    const keys = [`enroll:${accountId}`, ...(channelAddress ? [`destination:${secrets.mac('channel', channelAddress)}`] : [])];
+    for (const key of keys) {
+      const decision = await rateLimiter.consume('recipient', key, rule);
+      if (!decision.allowed) throw new DomainError('rate.limited', 'Too many verification codes were sent. Wait before trying again.', { retryAfterSeconds: decision.retryAfterSeconds });
     }
   }
 

@@ -37,15 +37,80 @@ export function requireBearer(request: FastifyRequest): string {
   return token;
 }
 
-function zodMessage(error: { validation: readonly { instancePath: string; message?: string; params?: { issue?: { path?: readonly PropertyKey[]; message?: string } } }[]; validationContext?: string }): string {
+interface ZodIssueLike {
+  readonly code?: string | undefined;
+  readonly path?: readonly PropertyKey[];
+  readonly message?: string;
+  readonly errors?: readonly (readonly ZodIssueLike[])[];
+}
+
+/**
+ * The issues to report for one zod issue. A body that matches no branch of a union (the answer
+ * endpoint takes `{code}` or `{answers}`) reports the branch it came closest to, so the message
+ * names the offending field instead of a bare "Invalid input" (INP-5).
+ */
+function leafIssues(issue: ZodIssueLike, prefix: readonly PropertyKey[]): { path: readonly PropertyKey[]; message: string }[] {
+  const path = [...prefix, ...(issue.path ?? [])];
+  if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {
+    const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+    if (closest.length > 0) return closest.flatMap((inner) => leafIssues(inner, path));
+  }
+  return [{ path, message: issue.message ?? 'invalid value' }];
+}
+
+/** One validation error as fastify-type-provider-zod reports it: the zod issue's code, path and message, its other fields in `params`. */
+interface ValidationItem {
+  readonly keyword?: string;
+  readonly instancePath: string;
+  readonly message?: string;
+  readonly params?: { readonly errors?: readonly (readonly ZodIssueLike[])[] };
+}
+
+function zodMessage(error: { validation: readonly ValidationItem[]; validationContext?: string }): string {
   return error.validation
+    .flatMap((item) => leafIssues({ code: item.keyword, path: item.instancePath.split('/').filter(Boolean), message: item.message ?? 'invalid value', ...(item.params?.errors ? { errors: item.params.errors } : {}) }, []))
     .slice(0, 5)
     .map((issue) => {
-      const path = issue.params?.issue?.path?.map(String).join('.') ?? issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
-      const where = [error.validationContext, path].filter(Boolean).join('.');
-      return `${where || 'request'}: ${issue.message ?? 'invalid value'}`;
+      const where = [error.validationContext, issue.path.map(String).join('.')].filter(Boolean).join('.');
+      return `${where || 'request'}: ${issue.message}`;
     })
     .join('; ');
+}
+
+/**
+ * The first key that occurs twice in one object of an already valid JSON text, or null.
+ *
+ * SECURITY: JSON.parse keeps the last of duplicated keys while a proxy, WAF or log parser may keep
+ * the first, so `{"identifier":"victim","identifier":"attacker"}` means different accounts to
+ * different readers. Duplicates are refused like any other parameter pollution (INP-1).
+ */
+function duplicateKey(text: string): string | null {
+  const objects: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (char === '"') {
+      let end = index + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const keys = objects[objects.length - 1];
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(index, end + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      expectKey = false;
+      index = end;
+    } else if (char === '{' || char === '[') {
+      objects.push(char === '{' ? new Set() : null);
+      expectKey = char === '{';
+    } else if (char === '}' || char === ']') {
+      objects.pop();
+      expectKey = false;
+    } else if (char === ',') {
+      expectKey = objects[objects.length - 1] instanceof Set;
+    }
+  }
+  return null;
 }
 
 /**
@@ -124,6 +189,8 @@ export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boole
         if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new DomainError('request.invalid', `The key '${key}' is not allowed.`);
         return value;
       });
+      const duplicate = duplicateKey(text);
+      if (duplicate !== null) throw new DomainError('request.invalid', `The key '${duplicate.slice(0, 64)}' appears more than once in one object.`);
       done(null, parsed);
     } catch (error) {
       done(isDomainError(error) ? error : new DomainError('request.invalid', 'The body is not valid JSON.'), undefined);

@@ -76,7 +76,12 @@ export class OutboxWorker {
     const channel = channels[record.channel];
     const base = { actor: { kind: 'system' as const, id: 'outbox-worker' }, subject: record.accountId, ip: null, userAgent: null, department: null, tier: null, flowId: null };
     if (!record.payloadCiphertext) {
-      await store.outbox.markFailed(record.id, 'payload missing', null);
+      // Nothing left to send (the row was scrubbed or damaged): give up, on the record like any other failure.
+      const now = clock.now();
+      await store.transaction(async (tx) => {
+        await tx.outbox.markFailed(record.id, 'payload missing', null);
+        await tx.audit.append([{ ...base, at: now, type: 'message.failed', outcome: 'failure', reason: 'delivery.abandoned', data: { message_id: record.id, channel: record.channel, via: channel.name, attempts: record.attempts, permanent: true } }]);
+      });
       return;
     }
     try {

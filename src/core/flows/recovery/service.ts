@@ -87,7 +87,8 @@ export class RecoveryService {
     const canonical = canonicalIdentifier(input.identifier);
     const lookup = canonical.ok ? await deps.directory.findByIdentifier(canonical.value) : ({ kind: 'none' } as const);
     const account = lookup.kind === 'one' && lookup.account.enabled ? lookup.account : null;
-    const subjectKey = account ? account.id : `decoy:${deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.identifier)}`;
+    const identifierHash = deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.identifier);
+    const subjectKey = account ? account.id : `decoy:${identifierHash}`;
     const tier: Tier = account ? resolveTier(policy, account.groups) : 'standard';
 
     // SECURITY: per-identifier start limit (RATE-1). Over the limit the reply stays the same; the flow
@@ -124,7 +125,7 @@ export class RecoveryService {
     };
     const base = this.auditBase(record, state, request, now, account);
     const events: AuditEventInput[] = [
-      { ...base, type: 'recovery.started', outcome: 'info', reason: null, data: { purpose: input.purpose, decoy, identifier_hash: deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.identifier) } },
+      { ...base, type: 'recovery.started', outcome: 'info', reason: null, data: { purpose: input.purpose, decoy, identifier_hash: identifierHash } },
     ];
     if (account && !selfService) {
       events.push({ ...base, subject: account.id, tier, type: 'recovery.refused', outcome: 'failure', reason: 'self_service.unavailable', data: { tier } });
@@ -454,7 +455,9 @@ export class RecoveryService {
     const ended = await tx.flows.supersedeOpen(account.id, flowId, JSON.stringify({ name: 'superseded' }), 'superseded', now);
     for (const id of ended) events.push({ ...base, flowId: id, type: 'recovery.superseded', outcome: 'info', reason: null, data: { by_flow: flowId } });
     await tx.challenges.invalidateForAccount(account.id, now);
-    await tx.sessions.deleteForAccount(account.id);
+    const sessionsEnded = await tx.sessions.deleteForAccount(account.id);
+    // The sessions a recovery ends are audited as session terminations of their own (LOG-1).
+    if (sessionsEnded > 0) events.push({ ...base, type: 'session.ended', outcome: 'info', reason: null, data: { reason: 'recovery', sessions: sessionsEnded } });
     if (purpose === 'sign_in') return;
     const recipients = await noticeRecipients(tx, deps.cipher, account);
     for (const [to, channel] of recipients) {

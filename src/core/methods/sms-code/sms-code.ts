@@ -9,6 +9,17 @@ import { lifetimeText, messagePurpose, plainText, purposeNoun } from '../shared/
 export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
 const FORMAT_HINT = 'must be in international E.164 format: + then country code and number, digits only, e.g. +447700900123';
 
+/**
+ * ITU-T E.164 codes that name no country: international freephone (+800), shared cost (+808),
+ * Inmarsat (+870), UPT (+878), satellite (+881), international networks (+882, +883), OCHA (+888),
+ * international premium rate (+979) and trial services (+991).
+ *
+ * SECURITY: none is a person's own mobile, and texts to them are billed at premium rates: a
+ * registration that sends a verification code there is SMS pumping paid by the organisation
+ * (INP-7). National premium ranges need per-country numbering data and are not covered here.
+ */
+const NON_GEOGRAPHIC = /^\+(?:800|808|870|878|881|882|883|888|979|991)/;
+
 const enrollSchema = z.strictObject({ phone: z.string().max(32) });
 
 function prompt(context: MethodContext): ChallengePrompt {
@@ -35,6 +46,7 @@ export const smsCodeMethod: RecoveryMethod = Object.freeze({
     const { phone } = parseEnrollInput(enrollSchema, input, (field) => (field === 'phone' ? FORMAT_HINT : 'is not valid'));
     const trimmed = phone.trim();
     if (!E164_PATTERN.test(trimmed)) throw invalidInput('phone', FORMAT_HINT);
+    if (NON_GEOGRAPHIC.test(trimmed)) throw invalidInput('phone', 'must be a mobile number of a country: satellite, international network and premium-rate numbers are not accepted');
     return { secret: { phone: trimmed }, label: maskPhone(trimmed), channelAddress: trimmed, status: 'pending', shownOnce: null, singleUse: [] };
   },
 

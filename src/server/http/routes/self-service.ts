@@ -34,7 +34,7 @@ export function registerSelfServiceRoutes(app: FastifyInstance, latchkey: Latchk
   );
 
   typed.post('/api/me/sign-out', { schema: { tags: ['self-service'], summary: 'End the session.', security: sessionSecurity, body: z.object({}).strict().optional() } }, async (request, reply) => {
-    await selfService.signOut(requireBearer(request));
+    await selfService.signOut(requireBearer(request), requestContext(request));
     return reply.code(204).send();
   });
 
