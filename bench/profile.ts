@@ -41,6 +41,8 @@ export interface ProfileSummary {
   readonly byCategory: readonly Share[];
   readonly topSelf: readonly Share[];
   readonly topInclusive: readonly Share[];
+  /** Inclusive time of Latchkey's own functions (src/), where its request handling spends. */
+  readonly topInclusiveSource: readonly Share[];
 }
 
 const SPECIAL: Readonly<Record<string, string>> = {
@@ -145,6 +147,7 @@ export function summariseProfile(profile: CpuProfile, count = 15): ProfileSummar
     byCategory: top(toMs(selfByCategory), busyMs, count),
     topSelf: top(toMs(selfByFunction), busyMs, count),
     topInclusive: top(toMs(inclusiveByFunction), busyMs, count + 10),
+    topInclusiveSource: top(toMs(new Map([...inclusiveByFunction].filter(([name]) => / src\//.test(name)))), busyMs, count + 10),
   };
 }
 

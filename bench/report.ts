@@ -108,7 +108,7 @@ export function formatReport(report: BenchReport): string {
   );
   out.push('   Samples are wall-clock: time the thread spent waiting for a core or in a syscall (fsync, socket writes) counts where it stopped.');
   shares('self time by package / source area:', profile.byCategory, 14, out);
-  shares('inclusive time, top functions:', profile.topInclusive, 22, out);
+  shares('inclusive time of Latchkey functions (src/; names as tsx emits them):', profile.topInclusiveSource, 16, out);
 
   out.push('');
   out.push(`4. RESET START vs BARE ROUTE — autocannon in this process, ${report.startLoad.connections} connections, ${f1(report.startLoad.durationS)} s each after ${settings.loadWarmupS} s warm-up, servers in child processes one after the other`);

@@ -274,7 +274,7 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
       await withLatchkey(async (latchkey) => {
-        const messages = await latchkey.adminQueries.outbox({ tokenId: 'cli', ip: 'local', userAgent: null }, { limit });
+        const messages = await latchkey.adminQueries.outbox({ tokenId: 'cli', ip: 'local', userAgent: null }, { limit, newest: true });
         if (messages.length === 0) out('the outbox is empty');
         for (const message of messages) {
           out(`--- ${message.createdAt} ${message.channel} to ${message.to ?? message.recipient} [${message.status}] ${message.purpose}`);

@@ -10,7 +10,7 @@ import { accountRow, asAccount, freshGrant, normalisedReply, sleep, wrongCode } 
  * real time (the rate limiter runs on the real clock).
  */
 
-const THROTTLE_WINDOW_SECONDS = 2;
+const THROTTLE_WINDOW_SECONDS = 1;
 
 async function failOnce(h: Harness, identifier: string, to: string | null, ip: string): Promise<LightMyRequestResponse> {
   const { token } = await startFlow(h, identifier, 'reset', { ip });

@@ -1,3 +1,4 @@
+import type * as NodeCrypto from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSecretHasher, parseKeyring } from '../../src/adapters/system/keyring.ts';
 import { ENGINES, call, createPerson, enrolEmailAndTotp, latestCode, oathtoolCode, startFlow, startHarness, type Enrolled, type Harness } from '../support/harness.ts';
@@ -13,7 +14,7 @@ import { alignToMidStep, nextTotpStep, wrongCode } from './support.ts';
 const timing = vi.hoisted(() => ({ calls: [] as { left: number; right: number }[] }));
 
 vi.mock('node:crypto', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:crypto')>();
+  const actual = await importOriginal<typeof NodeCrypto>();
   return {
     ...actual,
     timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView): boolean => {

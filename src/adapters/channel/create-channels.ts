@@ -68,7 +68,7 @@ export const smtpConfigSchema = z
 const smsWebhookConfigSchema = z
   .strictObject({
     provider: z.literal('webhook').describe('A signed JSON POST to a receiver you run (see the sms-webhook channel for the format).'),
-    url: z.httpUrl().describe('The receiver endpoint (https in production).'),
+    url: z.url({ protocol: /^https?$/ }).describe('The receiver endpoint (https in production).'),
     hmacSecret: z
       .string()
       .min(32)
@@ -92,7 +92,7 @@ const twilioConfigSchema = z
       .regex(/^MG[0-9a-fA-F]{32}$/, 'messagingServiceSid is MG followed by 32 hex digits')
       .optional()
       .describe('A Twilio Messaging Service SID (MG…) that picks the sender. Give this or from.'),
-    baseUrl: z.httpUrl().default('https://api.twilio.com').describe('The Twilio API origin (default https://api.twilio.com); change it only for a test double.'),
+    baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com').describe('The Twilio API origin (default https://api.twilio.com); change it only for a test double.'),
     timeoutMs: timeoutMs(10_000),
   })
   .refine((twilio) => (twilio.from === undefined) !== (twilio.messagingServiceSid === undefined), {

@@ -50,7 +50,8 @@ export function createMemoryRateLimiter(): RateLimiter & { close(): Promise<void
  * before any limiter uses it (concurrent CREATE TABLE races in PostgreSQL).
  */
 export async function createPostgresRateLimiter(options: { connectionString: string; schema?: string }): Promise<RateLimiter & { close(): Promise<void> }> {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: 4, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: 4, connectionTimeoutMillis: 5_000, ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) });
+  pool.on('error', () => undefined);
   const base = { storeClient: pool, storeType: 'pool', tableName: 'rate_limits', clearExpiredByTimeout: false } as const;
   const ready = new Promise<void>((resolve, reject) => {
     new RateLimiterPostgres({ ...base, keyPrefix: 'lk:init', points: 1, duration: 1 }, (error?: Error) => (error ? reject(error) : resolve()));

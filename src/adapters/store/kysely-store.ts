@@ -602,6 +602,10 @@ function outboxRepository(db: Kysely<Database>, engine: Engine): OutboxRepositor
       if (query.status !== undefined) select = select.where('status', '=', query.status);
       if (query.accountId !== undefined) select = select.where('account_id', '=', query.accountId);
       if (query.afterCreatedAt !== undefined) select = select.where('created_at', '>', ms(query.afterCreatedAt));
+      if (query.newest) {
+        const newest = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+        return newest.reverse().map(toRecord);
+      }
       const rows = await select.orderBy('created_at').orderBy('id').limit(query.limit).execute();
       return rows.map(toRecord);
     },

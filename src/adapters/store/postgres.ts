@@ -73,6 +73,7 @@ export async function createPostgresStore(options: { connectionString: string; s
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
     types: { getTypeParser },
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });

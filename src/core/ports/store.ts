@@ -202,6 +202,8 @@ export interface OutboxQuery {
   readonly status?: OutboxStatus;
   readonly accountId?: AccountId;
   readonly afterCreatedAt?: Date;
+  /** The newest `limit` messages (still returned oldest first) instead of the oldest. */
+  readonly newest?: boolean;
   readonly limit: number;
 }
 

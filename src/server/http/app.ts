@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
@@ -113,6 +113,16 @@ function duplicateKey(text: string): string | null {
   return null;
 }
 
+/** Headers every reply carries, including those the router sends before any hook runs. */
+function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  void reply.header('x-content-type-options', 'nosniff');
+  void reply.header('referrer-policy', 'no-referrer');
+  void reply.header('x-frame-options', 'DENY');
+  void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+  void reply.header('cross-origin-resource-policy', 'same-origin');
+  if (request.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
+}
+
 /**
  * Builds the HTTP shell: routes are thin; every decision lives in the application services.
  * Unexpected errors get a generic problem with a correlation id and nothing else (LOG-7).
@@ -129,6 +139,13 @@ export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boole
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 200 },
+    // SECURITY: errors the router raises before any route (a malformed %-escape, an over-long path
+    // segment) get the same problem document as every other error, not Fastify's own JSON that
+    // echoes the path and names the framework (LOG-7).
+    frameworkErrors: (error, request, reply) => {
+      securityHeaders(request, reply);
+      return sendProblem(reply, 'request.invalid', error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than 200 characters.' : 'The request path is not a valid URL.');
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -153,12 +170,7 @@ export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boole
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    void reply.header('x-content-type-options', 'nosniff');
-    void reply.header('referrer-policy', 'no-referrer');
-    void reply.header('x-frame-options', 'DENY');
-    void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
-    void reply.header('cross-origin-resource-policy', 'same-origin');
-    if (request.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
+    securityHeaders(request, reply);
     return payload;
   });
 
