@@ -57,7 +57,6 @@ export function newPassword(): string {
 }
 
 export interface FlowRunOptions {
-  readonly port: number;
   readonly concurrency: number;
   readonly warmupMs: number;
   readonly durationMs: number;
@@ -99,7 +98,7 @@ const inWindow = (window: Window, at: number): boolean => at >= window.startAt &
 
 /** Runs flows with `concurrency` workers for warm-up + duration; reports the steady-state window. */
 export async function runFlows(options: FlowRunOptions): Promise<FlowRunResult> {
-  const client = new JsonClient(options.port, options.concurrency);
+  const client = new JsonClient(options.server.port, options.concurrency);
   const steps = Object.fromEntries(STEPS.map((step) => [step, [] as number[]])) as Record<Step, number[]>;
   const flowLatencies: number[] = [];
   const firstErrors: string[] = [];

@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     log(`argon2id: ${hashBefore.hashesPerSecond.toFixed(1)} hashes/s (${hashBefore.parameters}, at most ${hashBefore.maxActive ?? '?'} at once)`);
     outbox = new OutboxReader(instance.dataDir, instance.encryptionKey);
     const pool = new AccountPool(accounts.flow);
-    const flowOptions = { port: server.port, server, concurrency: SETTINGS.concurrency, pool, outbox };
+    const flowOptions = { server, concurrency: SETTINGS.concurrency, pool, outbox };
 
     // 1. Full flows.
     const full = await runFlows({ ...flowOptions, warmupMs: SETTINGS.flowWarmupMs, durationMs: SETTINGS.flowDurationMs, withPassword: true });

@@ -61,7 +61,6 @@ function expectIndistinguishable(label: string, samples: Samples): void {
   const slowerA = mannWhitney(samples.a.map((value) => value - bound), samples.b);
   const slowerB = mannWhitney(samples.b.map((value) => value - bound), samples.a);
   const report = `${label}: median ${median(samples.a).toFixed(3)} ms vs ${median(samples.b).toFixed(3)} ms, shift ${gap.toFixed(3)} ms, bound ${bound.toFixed(3)} ms, ` + `z(a slower by more than the bound) ${slowerA.z.toFixed(2)}, z(b slower by more than the bound) ${slowerB.z.toFixed(2)}, ` + `effect ${mannWhitney(samples.a, samples.b).effect.toFixed(3)}`;
-  if (process.env['TIMING_DEBUG']) console.log(report);
   expect(gap, report).toBeLessThan(bound);
   expect(slowerA.z, report).toBeLessThan(3.29);
   expect(slowerB.z, report).toBeLessThan(3.29);

@@ -26,6 +26,7 @@ describe('server configuration', () => {
       port: 8080,
       dataDir: './data',
       trustedProxies: [],
+      startResponseFloorMs: 25,
       logLevel: 'info',
       outbox: { pollIntervalMs: 500, maxAttempts: 8 },
     });

@@ -26,6 +26,12 @@ export const configSchema = z
       .union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))])
       .default([])
       .describe('Proxy addresses whose X-Forwarded-For is believed; empty means the socket address is the client.'),
+    startResponseFloorMs: z
+      .int()
+      .min(0)
+      .max(2_000)
+      .default(25)
+      .describe('Reset and unlock starts answer no sooner than this many milliseconds, so known and unknown identifiers share one timing envelope (ENUM-2).'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
     smtp: smtpConfigSchema.optional().describe('Outgoing mail; unset means messages go to the dev outbox.'),
     sms: smsConfigSchema.optional().describe('Outgoing SMS; unset means messages go to the dev outbox.'),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -50,7 +51,12 @@ export function registerRecoveryRoutes(app: FastifyInstance, latchkey: Latchkey)
       },
     },
     async (request, reply) => {
+      const receivedAt = performance.now();
       const started = await recovery.start({ identifier: request.body.identifier, purpose: request.body.purpose }, requestContext(request));
+      // SECURITY: the reply waits for a fixed floor above the processing time, so whether the
+      // identifier named an account (a lookup hit, more rows decoded) cannot be read from timing (ENUM-2).
+      const wait = receivedAt + latchkey.config.startResponseFloorMs - performance.now();
+      if (wait > 0) await sleep(wait);
       return reply.code(201).send({ flowToken: started.flowToken, flow: started.view });
     },
   );
