@@ -7,7 +7,8 @@ export type ParentMessage =
   | { readonly type: 'profile-start'; readonly samplingIntervalUs: number }
   | { readonly type: 'profile-stop'; readonly file: string }
   | { readonly type: 'counters' }
-  | { readonly type: 'hash-rate'; readonly inFlight: number; readonly warmupMs: number; readonly durationMs: number }
+  /** `cap`: 'server' measures the server's own hasher; 'all-cores' the same parameters with one slot per core. */
+  | { readonly type: 'hash-rate'; readonly cap: 'server' | 'all-cores'; readonly inFlight: number; readonly warmupMs: number; readonly durationMs: number }
   | { readonly type: 'stop' };
 
 export type ChildMessage =

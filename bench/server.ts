@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { availableParallelism } from 'node:os';
+import { createArgon2Hasher } from '../src/adapters/system/argon2-hasher.ts';
 import { composeLatchkey } from '../src/server/compose.ts';
 import { buildHttpApp } from '../src/server/http/app.ts';
 import { loadConfig } from '../src/server/config/config.ts';
@@ -47,8 +49,11 @@ async function handle(message: ParentMessage): Promise<void> {
       return;
     }
     case 'hash-rate': {
-      // The server's own hasher, with the parameters and cap compose.ts gave it.
-      const result = await measureHashRate(latchkey.deps.passwords, message);
+      // 'server': the server's own hasher, with the parameters and cap compose.ts gave it.
+      // 'all-cores': compose.ts's call (createArgon2Hasher with default parameters) but one slot per
+      // core, for comparison; the report checks that both hashed with the same parameters.
+      const hasher = message.cap === 'server' ? latchkey.deps.passwords : createArgon2Hasher({ maxConcurrent: availableParallelism() });
+      const result = await measureHashRate(hasher, message);
       toParent({ type: 'hash-rate', result });
       return;
     }

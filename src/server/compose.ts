@@ -110,7 +110,7 @@ export async function composeLatchkey(config: Config, options: ComposeOptions = 
     store,
     recovery,
     selfService: new SelfServiceService(deps, recovery),
-    accounts: new BuiltinAccountAdmin({ store, hasher: passwords, clock, random, normalisePassword }),
+    accounts: new BuiltinAccountAdmin({ store, hasher: passwords, clock, random, normalisePassword, policy: currentPolicy }),
     adminTokens: new AdminTokenService(deps),
     adminQueries: new AdminQueries(deps, new Set((['email', 'sms'] as const).filter((kind) => channels[kind].name === DEV_OUTBOX_CHANNEL_NAME))),
     channels,

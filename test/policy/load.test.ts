@@ -60,6 +60,7 @@ describe('the shipped default policy', () => {
       flowTtlSeconds: 900,
       grantTtlSeconds: 300,
       failureThrottle: { points: 10, windowSeconds: 900 },
+      failureCeiling: { points: 50, windowSeconds: 86_400 },
       password: { minLength: 15, maxLength: 256, blocklist: true, contextWords: true, breachedCheck: false },
     });
     expect(policy.tiers.privileged.allowedMethods).toEqual(['totp', 'recovery_code']);

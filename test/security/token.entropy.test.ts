@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, call, createPerson, enrolEmailAndTotp, json, messagesTo, startFlow, startHarness, type Enrolled, type Harness, type Person } from '../support/harness.ts';
-import { enrolPhone } from './support.ts';
+import { ENGINES, call, createPerson, json, startFlow, startHarness, type Harness, type Person } from '../support/harness.ts';
 import { byteCounts, chiSquareUniform, chiSquareZ, compressionRatio, longestSharedPrefix, risingFraction, worstBitBias } from './stats.ts';
 
 /*
@@ -46,15 +45,10 @@ function expectRandomSecrets(secrets: readonly string[]): void {
 describe.each(ENGINES)('token and code entropy on %s', (engine) => {
   let h: Harness;
   let ada: Person;
-  let adaMethods: Enrolled;
-  let phone: string;
 
   beforeAll(async () => {
     h = await startHarness({ engine });
     ada = await createPerson(h, 'ada');
-    adaMethods = await enrolEmailAndTotp(h, ada);
-    phone = '+447700900321';
-    await enrolPhone(h, adaMethods.session, phone);
   });
   afterAll(async () => {
     await h.close();
@@ -87,5 +81,4 @@ describe.each(ENGINES)('token and code entropy on %s', (engine) => {
     for (const token of tokens) expect(token).toMatch(SESSION_TOKEN);
     expectRandomSecrets(tokens);
   });
-
 });

@@ -45,6 +45,8 @@ export const roomyLimits: PolicyEdit = (policy) => {
   policy.rateLimits.messagesPerRecipient = { points: 10_000, windowSeconds: 60 };
   policy.tiers.standard.failureThrottle = { points: 10_000, windowSeconds: 60 };
   policy.tiers.privileged.failureThrottle = { points: 10_000, windowSeconds: 60 };
+  policy.tiers.standard.failureCeiling = { points: 100, windowSeconds: 60 };
+  policy.tiers.privileged.failureCeiling = { points: 100, windowSeconds: 60 };
 };
 
 export interface HarnessOptions {

@@ -1,5 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { createArgon2Hasher, createLimiter } from '../../src/adapters/system/argon2-hasher.ts';
+import { createArgon2Hasher, createLimiter, defaultMaxConcurrent } from '../../src/adapters/system/argon2-hasher.ts';
 
 describe('createArgon2Hasher (PWD-8)', () => {
   const hasher = createArgon2Hasher();
@@ -54,7 +55,12 @@ describe('createArgon2Hasher (PWD-8)', () => {
     expect(await hasher.verify(hash, 'pw')).toBe(true);
   });
 
-  it('caps concurrent hashes at maxConcurrent (default 2) and queues the rest', async () => {
+  it('leaves one core to the event loop by default: at most cores − 1 at once, never fewer than 1', () => {
+    expect(defaultMaxConcurrent()).toBe(Math.max(1, availableParallelism() - 1));
+  });
+
+  it('caps concurrent hashes at maxConcurrent and queues the rest', async () => {
+    const hasher = createArgon2Hasher({ maxConcurrent: 2 });
     let maxActive = 0;
     let maxQueued = 0;
     const watch = setInterval(() => {

@@ -804,8 +804,10 @@ const databases = new WeakMap<Store, Kysely<Database>>();
  *
  * On SQLite, code inside `transaction` must use the `tx` repositories only: the one connection is
  * held by the transaction, so a call on the outer store waits for it forever.
+ *
+ * `beforeClose` runs first when the store closes (sqlite.ts stops its checkpoint thread there).
  */
-export function createKyselyStore(db: Kysely<Database>, engine: Engine): Store {
+export function createKyselyStore(db: Kysely<Database>, engine: Engine, options: { beforeClose?: () => Promise<void> } = {}): Store {
   const store: Store = {
     ...repositories(db, engine),
     engine,
@@ -813,7 +815,13 @@ export function createKyselyStore(db: Kysely<Database>, engine: Engine): Store {
     async ping() {
       await sql`select 1`.execute(db);
     },
-    close: () => db.destroy(),
+    async close() {
+      try {
+        await options.beforeClose?.();
+      } finally {
+        await db.destroy();
+      }
+    },
   };
   databases.set(store, db);
   return store;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, verify as argon2Verify, parseOptions } from '@node-rs/argon2';
 import type { Algorithm, Options } from '@node-rs/argon2';
 import type { PasswordHasher } from '../../core/ports/system.ts';
@@ -7,7 +8,7 @@ const ARGON2ID = 2 as Algorithm;
 
 /** Tuning for {@link createArgon2Hasher}. Defaults follow the OWASP argon2id baseline (m=19 MiB, t=2, p=1). */
 export interface Argon2HasherOptions {
-  /** How many hashes or verifications run at once; the rest wait in FIFO order. Default 2. */
+  /** How many hashes or verifications run at once; the rest wait in FIFO order. Default {@link defaultMaxConcurrent}. */
   readonly maxConcurrent?: number;
   /** Memory per hash in KiB. Default 19456 (19 MiB). */
   readonly memoryCost?: number;
@@ -42,6 +43,23 @@ export interface Argon2Hasher extends PasswordHasher {
  * allocate 4 GiB: a denial of service through the database.
  */
 const VERIFY_LIMITS = { memoryCost: 262_144, timeCost: 16, parallelism: 8 } as const;
+
+/**
+ * The default cap on hashes and verifications running at once: one fewer than the cores this
+ * process may use (`os.availableParallelism()`), and at least one. On a 2-core machine: 1.
+ *
+ * Why: one argon2id hash (m=19 MiB, t=2) keeps a core busy for about 11 ms in a libuv pool thread,
+ * while everything else the server does (HTTP parsing, validation, SQLite, crypto, JSON for every
+ * request, password-less ones included) runs on the single main thread. With as many hashes in
+ * flight as there are cores, a burst of resets or sign-ins takes every core and the event loop must
+ * compete with the hashes for CPU time: every request, not only the hashing ones, then waits for a
+ * core, and the requests that lead up to a password change slow down with it. Leaving one core to the
+ * event loop keeps request handling responsive; the price is a hash ceiling of (cores − 1) cores
+ * instead of all of them (half of it on 2 cores), with the excess waiting in the FIFO queue.
+ */
+export function defaultMaxConcurrent(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
 
 /** A counting semaphore whose waiters are served strictly first come, first served. */
 export interface Limiter {
@@ -92,7 +110,8 @@ export function createLimiter(max: number): Limiter {
 /**
  * Creates the production {@link PasswordHasher}: argon2id through @node-rs/argon2 (libargon2 in a
  * native thread), salted with 16 random bytes per hash, PHC-encoded
- * (`$argon2id$v=19$m=19456,t=2,p=1$…`). At most `maxConcurrent` hashes or verifies run at once.
+ * (`$argon2id$v=19$m=19456,t=2,p=1$…`). At most `maxConcurrent` hashes or verifies run at once
+ * (by default all cores but one: see {@link defaultMaxConcurrent}).
  *
  * Why: PWD-8 asks for a memory-hard, salted password hash; the queue keeps a burst from
  * exhausting memory (see {@link createLimiter}).
@@ -107,7 +126,7 @@ export function createArgon2Hasher(options: Argon2HasherOptions = {}): Argon2Has
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`argon2 ${name} must be a positive integer, got ${value}`);
   }
   const hashOptions: Options = { algorithm: ARGON2ID, ...params };
-  const limiter = createLimiter(options.maxConcurrent ?? 2);
+  const limiter = createLimiter(options.maxConcurrent ?? defaultMaxConcurrent());
 
   return {
     hash(password: string): Promise<string> {

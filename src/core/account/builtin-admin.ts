@@ -4,6 +4,9 @@ import { asAccountId } from './ids.ts';
 import { canonicalIdentifier, isEmailAddress } from './identifier.ts';
 import type { AuditEventInput } from '../audit/events.ts';
 import { DomainError } from '../errors.ts';
+import { checkPassword } from '../policy/password-rules.ts';
+import { resolveTier } from '../policy/tier.ts';
+import type { Policy } from '../policy/schema.ts';
 import { DuplicateError, type BuiltinAccountRecord, type Store } from '../ports/store.ts';
 import type { Clock, PasswordHasher, Random } from '../ports/system.ts';
 
@@ -43,7 +46,7 @@ export function canonicalUsername(raw: string): string | null {
  * one nobody knows; the person sets theirs through recovery.
  */
 export class BuiltinAccountAdmin {
-  constructor(private readonly deps: { store: Store; hasher: PasswordHasher; clock: Clock; random: Random; normalisePassword: (password: string) => string }) {}
+  constructor(private readonly deps: { store: Store; hasher: PasswordHasher; clock: Clock; random: Random; normalisePassword: (password: string) => string; policy: () => Policy }) {}
 
   async create(input: NewAccount, actor: { kind: 'cli' | 'admin_token'; id: string | null }): Promise<AccountId> {
     const { deps } = this;
@@ -59,6 +62,14 @@ export class BuiltinAccountAdmin {
     }
     const now = deps.clock.now();
     const id = asAccountId(`builtin:${deps.random.uuid()}`);
+    if (input.password !== undefined) {
+      // An initial password meets the same rules as one chosen in recovery: no weak first passwords.
+      const policy = deps.policy();
+      const tier = resolveTier(policy, input.groups ?? []);
+      const rules = (tier === 'break_glass' ? policy.tiers.privileged : policy.tiers[tier]).password;
+      const verdict = checkPassword(input.password, rules, { username, displayName: input.displayName ?? username, organisationName: policy.organisationName, contextWords: policy.contextWords });
+      if (!verdict.ok) throw new DomainError('password.policy', `the password for '${username}' does not meet the policy: ${verdict.reasons.map((reason) => reason.message).join(' ')}`);
+    }
     const password = input.password ?? deps.random.bytes(32).toString('base64url');
     const record: BuiltinAccountRecord = {
       id,

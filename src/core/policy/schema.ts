@@ -51,6 +51,9 @@ const tierPolicy = z
     flowTtlSeconds: z.int().min(60).max(3_600).describe('Time limit for the whole flow.'),
     grantTtlSeconds: z.int().min(30).max(900).describe('Time to choose the new password once every gate is passed.'),
     failureThrottle: rateRule.describe('Failed gates per account (all methods and flows share it) before recovery is throttled.'),
+    failureCeiling: rateRule
+      .refine((rule) => rule.points <= 100, 'at most 100 answers per window: NIST SP 800-63B allows no more than 100 consecutive failures')
+      .describe('A second, longer budget of answers per account, so the short throttle cannot be waited out indefinitely (RATE-2).'),
     password: passwordRules,
   })
   .strict();

@@ -256,7 +256,9 @@ export class RecoveryService {
     const visible = visibleTierPolicy(policy, state);
     // SECURITY: every answer, for every method, draws on one per-subject budget (RATE-2, RATE-8);
     // decoys are keyed the same way, so the throttle reply does not enumerate (ENUM-4).
-    const throttle = await deps.rateLimiter.consume('account', state.subjectKey, (rules ?? visible).failureThrottle);
+    const budget = rules ?? visible;
+    const shortWindow = await deps.rateLimiter.consume('account', state.subjectKey, budget.failureThrottle);
+    const throttle = shortWindow.allowed ? await deps.rateLimiter.consume('account', state.subjectKey, budget.failureCeiling) : shortWindow;
     if (!throttle.allowed) {
       await deps.store.audit.append([{ ...this.auditBase(record, state, request, now, null), type: 'recovery.rate_limited', outcome: 'failure', reason: 'rate.limited', data: { bucket: 'account' } }]);
       throw new DomainError('rate.limited', 'Too many attempts. Wait before trying again.', { retryAfterSeconds: throttle.retryAfterSeconds });
