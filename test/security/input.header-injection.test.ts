@@ -3,8 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, allMessages, call, createPerson, enrolEmailAndTotp, json, latestCode, passTwoGates, signInFresh, startFlow, startHarness, type Harness } from '../support/harness.ts';
-import { createSmsWebhookChannel } from '../../src/adapters/channel/sms-http/sms-webhook-channel.ts';
-import { OutboxWorker } from '../../src/server/workers/outbox-worker.ts';
 import { normalise, outboxSize } from './checks.support.ts';
 
 /*
@@ -136,6 +134,9 @@ describe.each(ENGINES)('header and content injection on %s', (engine) => {
           LATCHKEY_SMTP__PORT: String(smtp.port),
           LATCHKEY_SMTP__REQUIRE_TLS: 'false',
           LATCHKEY_SMTP__FROM: 'Latchkey <no-reply@corp.test>',
+          LATCHKEY_SMS__PROVIDER: 'webhook',
+          LATCHKEY_SMS__URL: sms.url,
+          LATCHKEY_SMS__HMAC_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
         },
       });
       const alice = await createPerson(h, 'alice');
@@ -154,17 +155,8 @@ describe.each(ENGINES)('header and content injection on %s', (engine) => {
       const password = 'tangerine ladders cross the quiet river';
       expect((await call(h, 'POST', '/api/recovery/flow/password', { password, confirmPassword: password }, { token: grant, ...hostile })).statusCode).toBe(200);
       expect((await allMessages(h)).length).toBeGreaterThan(0);
-      // The configured SMTP channel, and the signed SMS webhook channel pointed at the local sink
-      // (the server config accepts only host names for the webhook URL, so it is built here).
-      const worker = new OutboxWorker({
-        store: h.latchkey.store,
-        cipher: h.latchkey.deps.cipher,
-        clock: h.clock,
-        channels: { email: h.latchkey.channels.email, sms: createSmsWebhookChannel({ url: sms.url, hmacSecret: 'a-test-secret-of-at-least-thirty-two-characters' }) },
-        maxAttempts: 1,
-        pollIntervalMs: 60_000,
-      });
-      await worker.drain();
+      expect([h.latchkey.channels.email.name, h.latchkey.channels.sms.name]).toEqual(['smtp', 'sms-webhook']);
+      await h.latchkey.worker.drain();
     });
     afterAll(async () => {
       await h.close();

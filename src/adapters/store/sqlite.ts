@@ -28,6 +28,8 @@ const CHECKPOINTER = {
   /** How long a RESTART or TRUNCATE checkpoint waits for readers and writers. New writes wait
    * while one is pending, so it stays far below BUSY_TIMEOUT_MS. */
   busyTimeoutMs: 250,
+  /** How long the writer checkpoints for itself when the thread cannot keep up (see the script). */
+  handOverMs: 10_000,
   /** How long close() waits for the thread to end before terminating it. */
   stopGraceMs: 5_000,
 } as const;
@@ -111,14 +113,21 @@ interface Checkpointer {
  * synchronously on the main thread: measured stalls of the event loop of 100 ms and more under a
  * reset-flow load. A PASSIVE checkpoint in another thread blocks no reader or writer.
  *
+ * The thread also guards against the one case it cannot handle: transactions so back-to-back
+ * that its RESTART never gets the write lock. Once the log exceeds 64 MB that way it hands
+ * checkpoints back to the writer for ten seconds (automatic checkpoints run inside the writer's own
+ * commits, so they always get through), then takes them over again.
+ *
  * If the thread cannot start, fails or ends unexpectedly, the main connection goes back to
- * automatic checkpoints, so the WAL never grows without bound; the store itself is unaffected.
- * The thread is unref'd: it never keeps a process alive.
+ * automatic checkpoints for good, so the WAL never grows without bound; the store itself is
+ * unaffected. The thread is unref'd: it never keeps a process alive.
  */
 function startCheckpointer(filename: string, database: CachingSqliteDatabase): Checkpointer {
   let stopping: Promise<void> | null = null;
+  let failed = false;
   let worker: Worker;
   const fallBack = (why: string): void => {
+    failed = true;
     database.setAutocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES);
     process.emitWarning(`SQLite checkpoint thread ${why}; the main connection checkpoints automatically again`, { code: 'LATCHKEY_SQLITE_CHECKPOINTER' });
   };
@@ -130,6 +139,8 @@ function startCheckpointer(filename: string, database: CachingSqliteDatabase): C
         restartBytes: CHECKPOINTER.restartBytes,
         truncateBytes: CHECKPOINTER.truncateBytes,
         busyTimeoutMs: CHECKPOINTER.busyTimeoutMs,
+        fallbackPages: DEFAULT_AUTOCHECKPOINT_PAGES,
+        handOverMs: CHECKPOINTER.handOverMs,
       },
       // A plain JavaScript module: no loader (tsx) needed, none inherited.
       execArgv: [],
@@ -142,15 +153,17 @@ function startCheckpointer(filename: string, database: CachingSqliteDatabase): C
   }
   worker.unref();
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // { autocheckpoint: 0 } once the thread is ready; 1000 while it cannot keep up (see the script).
   worker.on('message', (message: unknown) => {
-    if (message === 'ready' && stopping === null) database.setAutocheckpoint(0);
+    const pages = typeof message === 'object' && message !== null ? (message as { autocheckpoint?: unknown }).autocheckpoint : undefined;
+    if (typeof pages === 'number' && stopping === null && !failed) database.setAutocheckpoint(pages);
   });
   // Only the error's message: it names an SQLite condition (SQLITE_IOERR…), never data.
   worker.on('error', (error: Error) => {
     if (stopping === null) fallBack(`failed (${error.message})`);
   });
   worker.once('exit', (code) => {
-    if (stopping === null && code === 0) fallBack('ended');
+    if (stopping === null && !failed) fallBack(`ended (exit code ${code})`);
   });
   return {
     stop() {

@@ -53,3 +53,15 @@ export function enrollmentNotice(
     `${organisation}: a recovery method was ${change} at ${describeWhen(at)}. Not you? Call your helpdesk.`,
   );
 }
+
+export function interruptedNotice(organisation: string, kind: 'reset' | 'unlock', channel: MessageChannelKind, to: string, at: Date): OutboundMessage {
+  const what = kind === 'reset' ? 'A password reset of your account' : 'An unlock of your account';
+  return compose(
+    channel,
+    to,
+    'recovery_notice',
+    `${organisation}: a ${kind === 'reset' ? 'password reset' : 'account unlock'} was interrupted`,
+    `${what} was interrupted at ${describeWhen(at)}; it may or may not have taken effect.\n\nIf you were resetting your password, try signing in, and start again if the new password does not work.\nIf it was not you, contact your helpdesk now: someone may be trying to take over your account.\n`,
+    `${organisation}: ${what.toLowerCase()} was interrupted at ${describeWhen(at)}. Not you? Call your helpdesk now.`,
+  );
+}

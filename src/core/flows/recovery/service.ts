@@ -8,7 +8,7 @@ import type { ChallengeAnswer, ChallengePrompt, MethodContext } from '../../meth
 import { STRENGTH_CLASSES, type MethodId, type StrengthClass } from '../../methods/method-ids.ts';
 import { getMethod } from '../../methods/registry.ts';
 import { enqueueMessage } from '../../notifications/outbox.ts';
-import { recoveryNotice } from '../../notifications/templates.ts';
+import { interruptedNotice, recoveryNotice } from '../../notifications/templates.ts';
 import { canAddGate } from '../../policy/gates.ts';
 import { checkPassword, breachedRejection } from '../../policy/password-rules.ts';
 import type { Policy, TierPolicy } from '../../policy/schema.ts';
@@ -342,11 +342,23 @@ export class RecoveryService {
     for (const record of stale) {
       const state = JSON.parse(record.state) as RecoveryState;
       const interrupted: RecoveryState = { ...subjectOf(state), name: 'interrupted' };
+      const account = record.accountId ? await deps.directory.getAccount(record.accountId) : null;
       await deps.store.transaction(async (tx) => {
         const update = { state: JSON.stringify(interrupted), stateName: interrupted.name, terminal: true, secretHash: record.secretHash, expiresAt: record.expiresAt, updatedAt: now };
         if (!(await tx.flows.update(record.id, record.version, update))) return;
-        const base = this.auditBase(record, state, { ip: 'system', userAgent: null }, now, null);
-        await tx.audit.append([{ ...base, actor: { kind: 'system', id: 'flow-sweeper' }, type: 'recovery.interrupted', outcome: 'failure', reason: 'process.interrupted', data: { purpose: state.purpose, claimed_at: record.updatedAt.toISOString() } }]);
+        const base = { ...this.auditBase(record, state, { ip: 'system', userAgent: null }, now, account), actor: { kind: 'system' as const, id: 'flow-sweeper' } };
+        const events: AuditEventInput[] = [{ ...base, type: 'recovery.interrupted', outcome: 'failure', reason: 'process.interrupted', data: { purpose: state.purpose, claimed_at: record.updatedAt.toISOString() } }];
+        if (account) {
+          // The write may have happened: treat the account as recovered for safety's sake — its codes
+          // and sessions end, and the person is told on every channel of record (SESS-1, SESS-4).
+          await tx.challenges.invalidateForAccount(account.id, now);
+          const sessionsEnded = await tx.sessions.deleteForAccount(account.id);
+          if (sessionsEnded > 0) events.push({ ...base, type: 'session.ended', outcome: 'info', reason: null, data: { reason: 'recovery', sessions: sessionsEnded } });
+          for (const [to, channel] of await noticeRecipients(tx, deps.cipher, account)) {
+            events.push(await enqueueMessage(tx, deps, interruptedNotice(deps.policy().organisationName, state.purpose === 'unlock' ? 'unlock' : 'reset', channel, to, now), account.id, now, base));
+          }
+        }
+        await tx.audit.append(events);
         closed += 1;
       });
     }
