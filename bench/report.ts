@@ -92,7 +92,7 @@ export function formatReport(report: BenchReport): string {
   );
   out.push(`   CPU per completed flow (core-ms; the ${cores} cores give ${coreMs} core-ms per second; a hash costs ${f2(hash.cpuMsPerHash)} core-ms):`);
   out.push(`     server main thread (JS: HTTP, validation, SQLite, crypto, JSON)  ${lpad(f2(cpu.main), 6)}   main thread busy ${pct(full.cpu.serverMainMs / full.cpu.wallMs)}; it waited ${f2(cpu.mainWait)} ms/flow for a free core`);
-  out.push(`     server other threads (argon2id in the libuv pool, GC helpers)    ${lpad(f2(cpu.other), 6)}   of which beyond one hash: ${f2(cpu.other - hash.cpuMsPerHash)}`);
+  out.push(`     server other threads (argon2id, SQLite checkpoints, GC helpers)  ${lpad(f2(cpu.other), 6)}   of which beyond one hash: ${f2(cpu.other - hash.cpuMsPerHash)}`);
   out.push(`     load generator (this process: HTTP client, outbox reads)         ${lpad(f2(cpu.client), 6)}`);
   out.push(`     whole machine                                                    ${lpad(f2(cpu.machine), 6)}   machine ${pct(full.cpu.machineBusyShare)} busy${full.cpu.machineStealMs > 0 ? `, steal ${f1(full.cpu.machineStealMs)} ms` : ''}`);
   out.push(`     background (other processes)                                     ${lpad(f2(full.cpu.backgroundMs / full.flows), 6)}`);

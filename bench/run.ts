@@ -33,7 +33,7 @@ const num = (name: string, fallback: number): number => {
 };
 
 export const SETTINGS = {
-  concurrency: num('BENCH_CONCURRENCY', 6),
+  concurrency: num('BENCH_CONCURRENCY', 8),
   flowWarmupMs: num('BENCH_FLOW_WARMUP_MS', 3_000),
   flowDurationMs: num('BENCH_FLOW_DURATION_MS', 10_000),
   noPasswordDurationMs: num('BENCH_NOPW_DURATION_MS', 5_000),
@@ -44,7 +44,7 @@ export const SETTINGS = {
   hashDurationMs: num('BENCH_HASH_DURATION_MS', 3_000),
   quietShare: 0.15,
   quietWaitMs: num('BENCH_QUIET_WAIT_S', 20) * 1000,
-  loadConnections: num('BENCH_LOAD_CONNECTIONS', 6),
+  loadConnections: num('BENCH_LOAD_CONNECTIONS', 64),
   loadWarmupS: 1,
   loadDurationS: num('BENCH_LOAD_DURATION_S', 8),
   timingRounds: num('BENCH_TIMING_ROUNDS', 1_500),
