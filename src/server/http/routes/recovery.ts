@@ -55,6 +55,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, latchkey: Latchkey)
       const started = await recovery.start({ identifier: request.body.identifier, purpose: request.body.purpose }, requestContext(request));
       // SECURITY: the reply waits for a fixed floor above the processing time, so whether the
       // identifier named an account (a lookup hit, more rows decoded) cannot be read from timing (ENUM-2).
+      // Timers count from libuv's loop clock, read when this loop turn began and so stale by exactly
+      // the processing time: a plain sleep would end earlier for the costlier (real) path. One
+      // timer turn refreshes the clock before the remaining wait is measured.
+      await sleep(0);
       const wait = receivedAt + latchkey.config.startResponseFloorMs - performance.now();
       if (wait > 0) await sleep(wait);
       return reply.code(201).send({ flowToken: started.flowToken, flow: started.view });
