@@ -34,8 +34,11 @@ const IO_PACKAGES = [
   'prom-client',
 ];
 
-/** Matches a relative or absolute import whose path has `folder` as one of its segments. */
-const layer = (folder) => `(^|/)${folder}(/|$)`;
+/**
+ * Matches a relative or absolute import whose path has `folder` as one of its segments. Bare package
+ * names never match, so a package such as `@simplewebauthn/server` is not mistaken for src/server.
+ */
+const layer = (folder) => `^(\\.{1,2}/|/)(.*/)?${folder}(/|$)`;
 
 const coreRestrictions = {
   paths: [

@@ -4,8 +4,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# command -> Debian package: the real components the suites start on loopback.
 need=()
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
+command -v slapd >/dev/null 2>&1 || need+=(slapd)
+command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
+command -v samba >/dev/null 2>&1 || need+=(samba-ad-dc samba-ad-provision)
+# The Samba fixture issues its own test CA and server certificate.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need+=(rsyslog-gnutls)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test setup: installing missing Debian packages: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { SingleBar, Presets } from 'cli-progress';
@@ -9,13 +9,27 @@ import { buildHttpApp } from '../server/http/app.ts';
 import { ConfigError } from '../server/config/config.ts';
 import { formatPolicyError, parsePolicy } from '../core/policy/load.ts';
 import { canonicalUsername, newAccountSchema } from '../core/account/builtin-admin.ts';
-import { verifyChain } from '../core/audit/chain.ts';
+import { describeLogVerdict, evidenceStartSeq, ExportFormatError, verifyExportFile, verifyStoredLog, type LogVerdict } from '../adapters/audit-evidence/verify-log.ts';
+import { readCheckpointVerifier, SigningKeyError } from '../adapters/audit-evidence/signing-key.ts';
 import { ADMIN_SCOPES } from '../core/ports/store.ts';
 import { isAdminScope } from '../server/admin-tokens.ts';
-import { isDomainError } from '../core/errors.ts';
+import { cliPrincipal, ROLE_PERMISSIONS } from '../core/admin/principal.ts';
+import { adminRoleHolders } from '../core/admin/role-holders.ts';
+import { DomainError, isDomainError } from '../core/errors.ts';
+import { resolveTier } from '../core/policy/tier.ts';
+import { DirectoryConfigError } from '../adapters/directory/ldap/create-directory.ts';
 import { canonicalIdentifier, isEmailAddress } from '../core/account/identifier.ts';
 import { openStore, migrateStore } from '../adapters/store/open-store.ts';
 import { readConfig, UsageError } from './context.ts';
+import { registerBreakGlassCommands } from './breakglass.ts';
+import { registerTapCommands } from './tap-commands.ts';
+import { registerPrivilegedCommands } from './privileged-commands.ts';
+import { ALERT_STATUSES, type AlertStatus } from '../core/monitoring/alerts/alert.ts';
+import { ALERT_SEVERITIES, type AlertSeverity } from '../core/monitoring/finding.ts';
+import { resumeStoppedSink } from '../server/workers/audit-exporter.ts';
+import { parseReportPeriod } from '../core/reports/period.ts';
+import { usageReportCsv } from '../server/http/routes/reports.ts';
+import { registerPolicyGovernanceCommands } from './policy-commands.ts';
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 const err = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -68,6 +82,16 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
       const address = await app.listen({ host: latchkey.config.host, port: latchkey.config.port });
       latchkey.worker.start();
       latchkey.sweeper.start();
+      latchkey.auditExporter.start();
+      latchkey.evidence.checkpointer.start();
+      latchkey.evidence.retention?.start((error) => err(`audit retention: ${(error as Error).message}`));
+      latchkey.alertWorker.start();
+      latchkey.detectors.worker.start();
+      latchkey.policyRefresher.start();
+      latchkey.breakGlass.watch.start();
+      // SIGHUP re-reads changed deny-list and GeoIP files now rather than at the next interval.
+      const refreshDetectorFiles = (): void => void latchkey.detectors.worker.refresh();
+      process.on('SIGHUP', refreshDetectorFiles);
       const channels = `email via ${latchkey.channels.email.name}, sms via ${latchkey.channels.sms.name}`;
       err(`Latchkey listening on ${address} (${latchkey.store.engine}; ${channels}; policy ${latchkey.policySource})`);
       await new Promise<void>((resolve) => {
@@ -91,6 +115,34 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
       } finally {
         await store.close();
       }
+    });
+
+  program
+    .command('directory')
+    .description('The directory Latchkey fronts (directory.kind in the configuration).')
+    .command('check')
+    .description('Check that the directory answers and, given an identifier, how Latchkey sees that account (no secrets shown).')
+    .argument('[identifier]', 'a username or work email to look up')
+    .action(async (identifier: string | undefined) => {
+      await withLatchkey(async (latchkey) => {
+        const { directory } = latchkey.deps;
+        await directory.ping().catch(() => {
+          throw new DomainError('directory.unavailable', `the ${directory.name} directory does not answer; check directory.url, TLS (startTls, caFile), bindDn and bindPassword`);
+        });
+        out(`directory ${directory.name}: reachable, bound as the service account`);
+        if (identifier === undefined) return;
+        const canonical = canonicalIdentifier(identifier);
+        const lookup = canonical.ok ? await directory.findByIdentifier(canonical.value) : ({ kind: 'none' } as const);
+        if (lookup.kind !== 'one') {
+          out(lookup.kind === 'ambiguous' ? `${identifier}: names more than one account (recovery treats it as unknown)` : `${identifier}: no account`);
+          outcome.exitCode = 1;
+          return;
+        }
+        const { account } = lookup;
+        const lock = await directory.readLockState(account.id);
+        const tier = resolveTier(latchkey.deps.policy(), account.groups, account.directoryPrivileged);
+        out(`${identifier}: ${account.username} (${account.id}), tier ${tier}${account.directoryPrivileged ? ' (privileged by the directory)' : ''}, ${account.groups.length} group(s), ${account.enabled ? 'enabled' : 'disabled'}, ${lock.locked ? 'locked' : 'not locked'}`);
+      });
     });
 
   const users = program.command('users').description('Accounts of the built-in directory.');
@@ -196,49 +248,68 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
     });
   policy
     .command('show')
-    .description('Print the policy in force (after defaults).')
+    .description('Print the configured policy file (after defaults); the published version in force: policy history --version N --text.')
     .action(async () => {
       const config = await readConfig();
       const { policy: current, source } = await loadPolicyFile(config.policyFile);
       out(`# policy in force, from ${source}`);
       out(toYaml(current).trimEnd());
     });
+  registerPolicyGovernanceCommands(policy, { outcome, out, err, withLatchkey, actor: CLI_ACTOR });
 
   const audit = program.command('audit').description('The audit trail.');
   audit
     .command('verify')
-    .description('Check the hash chain of the whole audit log; exit 1 on any edit, deletion or reordering.')
+    .description('Check the audit log: the hash chain, and with --public-key every signed checkpoint; exit 1 naming the first bad event.')
+    .option('--public-key <file...>', 'PEM public key(s) from `latchkey audit public-key` (several files, or several keys in one, after a rotation)')
+    .option('--file <export.jsonl>', 'verify an exported file instead of the database (needs --public-key; no configuration or database is opened)')
+    .option('--allow-unsigned-tail', 'with --file: report events after the last checkpoint instead of failing (a live sink file)')
+    .action(async (options: { publicKey?: string[]; file?: string; allowUnsignedTail?: boolean }) => {
+      if (options.file !== undefined && options.publicKey === undefined) throw new UsageError('--file needs --public-key: an export proves nothing without the signatures');
+      if (options.allowUnsignedTail && options.file === undefined) throw new UsageError('--allow-unsigned-tail applies to --file only');
+      const verifier = options.publicKey === undefined ? null : await readCheckpointVerifier(options.publicKey);
+      const report = (verdict: LogVerdict, requireSignedHead: boolean): void => {
+        const { lines, failed } = describeLogVerdict(verdict, { signaturesChecked: verifier !== null, requireSignedHead });
+        for (const line of lines) out(line);
+        if (failed) outcome.exitCode = 1;
+      };
+      if (options.file !== undefined) {
+        const file = options.file;
+        const verdict = await verifyExportFile(file, verifier).catch((error: unknown) => {
+          if (error instanceof ExportFormatError || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot verify ${file}: ${(error as Error).message}`);
+          throw error;
+        });
+        report(verdict, options.allowUnsignedTail !== true);
+        return;
+      }
+      await withLatchkey(async (latchkey) => report(await verifyStoredLog(latchkey.store, verifier), false));
+    });
+  audit
+    .command('public-key')
+    .description('Print the public key (PEM) that verifies this instance’s audit checkpoints; give it to auditors.')
     .action(async () => {
       await withLatchkey(async (latchkey) => {
-        // SECURITY: the chain alone cannot show events cut from its end, so it must also reach the
-        // head the store recorded (read first: a server may append while we verify) (LOG-5).
-        const head = await latchkey.store.audit.head();
-        let hashAtHead: string | null = null;
-        const records = latchkey.store.audit.iterate();
-        const verdict = await verifyChain(
-          (async function* () {
-            for await (const record of records) {
-              if (record.seq === head.seq) hashAtHead = record.hash;
-              yield record;
-            }
-          })(),
-        );
-        if (verdict.ok && verdict.count < head.seq) {
-          out(`audit log BROKEN at event #${verdict.count + 1}: the log ends at #${verdict.count} but its recorded head is #${head.seq} (events were deleted from the end)`);
-          outcome.exitCode = 1;
-          return;
+        err(`key id ${latchkey.evidence.signingKey.keyId}`);
+        process.stdout.write(latchkey.evidence.signingKey.publicKeyPem);
+      });
+    });
+  audit
+    .command('purge')
+    .description('Delete events older than audit.retention.days that every export sink has and the detectors have judged, up to a signed checkpoint (the retention worker does this on its own).')
+    .option('--dry-run', 'say what would be purged, change nothing')
+    .action(async (options: { dryRun?: boolean }) => {
+      await withLatchkey(async (latchkey) => {
+        const retention = latchkey.evidence.retention;
+        if (retention === null) throw new UsageError('retention is not configured: set audit.retention.days (LATCHKEY_AUDIT__RETENTION__DAYS)');
+        // A purge waits for the detectors: let them judge what they have not seen before asking.
+        if (!options.dryRun) await latchkey.detectors.runner.run();
+        const { batches, last } = options.dryRun ? { batches: [], last: await retention.purge({ dryRun: true }) } : await retention.purgeAll({ actor: CLI_ACTOR });
+        for (const result of [...batches, ...(options.dryRun ? [last] : [])]) {
+          if (!('fromSeq' in result)) continue;
+          const range = `#${result.fromSeq}-#${result.throughSeq} (${result.count} events, older than ${result.cutoff.toISOString()}${result.limitedBy === 'age' ? '' : `, held back by ${result.limitedBy}`})`;
+          out(result.purged ? `purged ${range}; the kept log begins after the checkpoint of #${result.anchor?.seq ?? result.throughSeq}` : `would purge ${range}`);
         }
-        if (verdict.ok && head.seq > 0 && hashAtHead !== head.hash) {
-          out(`audit log BROKEN at event #${head.seq}: it does not match the recorded head (the log was rewritten)`);
-          outcome.exitCode = 1;
-          return;
-        }
-        if (verdict.ok) {
-          out(`audit log intact: ${verdict.count} events, head ${verdict.headHash}`);
-          return;
-        }
-        out(`audit log BROKEN at event #${verdict.firstBadSeq}: ${verdict.problem} (${verdict.count} events verified before it)`);
-        outcome.exitCode = 1;
+        if (batches.length === 0 && !('fromSeq' in last)) out(`nothing to purge: ${last.reason}`);
       });
     });
   audit
@@ -247,20 +318,52 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
     .addOption(new Option('--format <format>').choices(['jsonl']).default('jsonl'))
     .option('--since <iso-time>', 'only events at or after this time')
     .option('--output <file>')
-    .action(async (options: { format: string; since?: string; output?: string }) => {
+    .option('--evidence', 'sign the head first and, with --since, begin at the checkpoint before it, so the file verifies on its own (latchkey audit verify --file)')
+    .action(async (options: { format: string; since?: string; output?: string; evidence?: boolean }) => {
       const since = options.since ? new Date(options.since) : null;
       if (since && Number.isNaN(since.getTime())) throw new UsageError(`--since '${options.since}' is not a date and time (use ISO 8601, e.g. 2026-01-31T00:00:00Z)`);
       await withLatchkey(async (latchkey) => {
+        const signedHead = options.evidence ? await latchkey.evidence.checkpointer.signHead('export') : null;
+        const anchorSeq = options.evidence && since ? await evidenceStartSeq(latchkey.store, since) : null;
         const sink = options.output ? createWriteStream(options.output) : process.stdout;
         let count = 0;
-        for await (const record of latchkey.store.audit.iterate()) {
-          if (since && record.at < since) continue;
+        for await (const record of latchkey.store.audit.iterate(anchorSeq ?? 0)) {
+          if (signedHead !== null && record.seq > signedHead.seq + 1) break;
+          if (since && anchorSeq === null && record.at < since) continue;
           sink.write(`${JSON.stringify({ ...record, at: record.at.toISOString() })}\n`);
           count += 1;
         }
         if (options.output) await new Promise<void>((resolve) => (sink as NodeJS.WritableStream).end(resolve));
         await latchkey.store.audit.append([{ type: 'audit.exported', at: latchkey.deps.clock.now(), actor: CLI_ACTOR, subject: null, outcome: 'success', reason: null, ip: null, userAgent: null, department: null, tier: null, flowId: null, data: { count, since: since?.toISOString() ?? null } }]);
         err(`exported ${count} events`);
+      });
+    });
+
+  const exportSinks = audit.command('sinks').description('The configured audit export sinks (auditExport.sinks).');
+  exportSinks
+    .command('list')
+    .description('Each sink: status, last event delivered, events behind, last error.')
+    .action(async () => {
+      await withLatchkey(async (latchkey) => {
+        for (const sink of await latchkey.auditExporter.lag()) {
+          out(`${sink.sink}\t${sink.kind}\t${sink.status}\tdelivered #${sink.deliveredSeq}\t${sink.lag} behind${sink.lastError ? `\t${sink.lastError}` : ''}`);
+        }
+      });
+    });
+  exportSinks
+    .command('resume')
+    .description('Put a sink that refused a batch (status stopped) back to work, after fixing the receiver.')
+    .argument('<name>')
+    .action(async (name: string) => {
+      await withLatchkey(async (latchkey) => {
+        const sink = latchkey.auditExporter.sinks.find((candidate) => candidate.name === name);
+        if (!sink) throw new UsageError(`no audit export sink named '${name}' is configured`);
+        if (!(await resumeStoppedSink(latchkey.store, latchkey.deps.clock, sink, CLI_ACTOR))) {
+          out(`${name} is not stopped; nothing to resume`);
+          outcome.exitCode = 1;
+          return;
+        }
+        out(`${name} resumed; the running servers retry it at their next poll`);
       });
     });
 
@@ -274,7 +377,7 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
       await withLatchkey(async (latchkey) => {
-        const messages = await latchkey.adminQueries.outbox({ tokenId: 'cli', ip: 'local', userAgent: null }, { limit, newest: true });
+        const messages = await latchkey.adminQueries.outbox({ principal: cliPrincipal(CLI_ACTOR.id ?? 'cli'), ip: 'local', userAgent: null }, { limit, newest: true });
         if (messages.length === 0) out('the outbox is empty');
         for (const message of messages) {
           out(`--- ${message.createdAt} ${message.channel} to ${message.to ?? message.recipient} [${message.status}] ${message.purpose}`);
@@ -284,12 +387,55 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
       });
     });
 
+  program
+    .command('report')
+    .description('Reports over the audit log, the directory and the registered methods.')
+    .command('usage')
+    .description('Usage and insights over [--from, --to): resets and unlocks per day, success rates, failures, coverage, method strength, stale methods, helpdesk estimate.')
+    .requiredOption('--from <date>', 'start, inclusive: YYYY-MM-DD (midnight in --time-zone) or ISO 8601 with offset')
+    .requiredOption('--to <date>', 'end, exclusive; at most 366 days after --from')
+    .option('--time-zone <zone>', 'IANA time zone the days are counted in', 'UTC')
+    .addOption(new Option('--format <format>').choices(['json', 'csv']).default('json'))
+    .option('--stale-days <days>', 'days without use after which an active method is stale (default from configuration)')
+    .option('--out <file>', 'write the report to this file instead of standard output')
+    .action(async (options: { from: string; to: string; timeZone: string; format: 'json' | 'csv'; staleDays?: string; out?: string }) => {
+      const period = parseReportPeriod(options);
+      if (!period.ok) throw new UsageError(period.problems.map((problem) => `--${problem.replace(/^timeZone/, 'time-zone')}`).join('; '));
+      const staleAfterDays = options.staleDays === undefined ? undefined : Number(options.staleDays);
+      if (staleAfterDays !== undefined && (!Number.isInteger(staleAfterDays) || staleAfterDays < 1 || staleAfterDays > 3650)) throw new UsageError('--stale-days must be a whole number from 1 to 3650');
+      await withLatchkey(async (latchkey) => {
+        const report = await latchkey.reports.usage(CLI_ACTOR, period.period, { format: options.format, ...(staleAfterDays === undefined ? {} : { staleAfterDays }) });
+        const text = options.format === 'csv' ? usageReportCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
+        if (options.out) {
+          await writeFile(options.out, text);
+          err(`usage report ${report.period.from} – ${report.period.to} written to ${options.out}`);
+        } else process.stdout.write(text);
+      });
+    });
+
+  program
+    .command('admin')
+    .description('Admin-console identity (docs/admin.md).')
+    .command('roles')
+    .description('The role mapping of policy adminRoles, and which directory accounts hold each role now.')
+    .action(async () => {
+      await withLatchkey(async (latchkey) => {
+        const holders = await adminRoleHolders(latchkey.deps.directory, latchkey.deps.policy().adminRoles);
+        for (const { role, groups, accounts } of holders) {
+          out(`${role}: groups ${groups.length > 0 ? groups.join(', ') : '(none)'}; permissions ${ROLE_PERMISSIONS[role].join(' ')}`);
+          for (const account of accounts) out(`  ${account.username} (${account.id})${account.enabled ? '' : ' [disabled]'}`);
+          if (accounts.length === 0) out('  (no account holds this role)');
+        }
+      });
+    });
+
   const tokens = program.command('tokens').description('Admin API tokens.');
   tokens
     .command('create')
     .description('Create a token; it is printed once.')
     .requiredOption('--name <name>')
-    .option('--scope <scope...>', `scopes: ${ADMIN_SCOPES.join(', ')}`, [...ADMIN_SCOPES])
+    // SECURITY: a token made without naming scopes can read, never change: write scopes are asked for by name.
+    .option('--scope <scope...>', `scopes: ${ADMIN_SCOPES.join(', ')} (default: every :read scope)`, ADMIN_SCOPES.filter((scope) => scope.endsWith(':read')))
     .option('--ttl-days <days>')
     .action(async (options: { name: string; scope: string[]; ttlDays?: string }) => {
       const bad = options.scope.filter((scope) => !isAdminScope(scope));
@@ -325,6 +471,43 @@ export function buildCli(outcome: CliOutcome = { exitCode: 0 }): Command {
         }
       });
     });
+
+  const alerts = program.command('alerts').description('Alerts raised by the detectors.');
+  const alertActor = { kind: 'cli' as const, id: CLI_ACTOR.id, ip: null, userAgent: null };
+  alerts
+    .command('list')
+    .description('List alerts, newest first: id, severity, status, occurrences, last seen, summary.')
+    .addOption(new Option('--status <status>').choices([...ALERT_STATUSES]))
+    .addOption(new Option('--severity <severity>').choices([...ALERT_SEVERITIES]))
+    .option('--limit <n>', 'at most this many (1 to 500)', '50')
+    .action(async (options: { status?: AlertStatus; severity?: AlertSeverity; limit: string }) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be a whole number from 1 to 500');
+      await withLatchkey(async (latchkey) => {
+        const listed = await latchkey.alerts.list(alertActor, { limit, ...(options.status ? { status: options.status } : {}), ...(options.severity ? { severity: options.severity } : {}) }, false);
+        for (const alert of listed) out([alert.id, alert.severity, alert.status, String(alert.occurrences), alert.lastSeenAt, alert.summary].join('\t'));
+      });
+    });
+  for (const [command, verb] of [
+    ['ack', 'acknowledge'],
+    ['resolve', 'resolve'],
+  ] as const) {
+    alerts
+      .command(command)
+      .description(`${verb === 'acknowledge' ? 'Acknowledge' : 'Resolve'} an alert; the reason is recorded and audited.`)
+      .argument('<id>')
+      .requiredOption('--reason <text>', 'why, in a few words')
+      .action(async (id: string, options: { reason: string }) => {
+        if (options.reason.trim() === '') throw new UsageError('--reason must say why');
+        await withLatchkey(async (latchkey) => {
+          const alert = verb === 'acknowledge' ? await latchkey.alerts.acknowledge(id, options.reason, alertActor) : await latchkey.alerts.resolve(id, options.reason, alertActor);
+          out(`${alert.id} ${alert.status}`);
+        });
+      });
+  }
+  registerBreakGlassCommands(program, { withLatchkey, out, err, readStdin, outcome, actorId: CLI_ACTOR.id });
+  registerTapCommands(program, { withLatchkey, out, err, outcome, actorId: CLI_ACTOR.id });
+  registerPrivilegedCommands(program, { withLatchkey, out, actorId: CLI_ACTOR.id });
   return program;
 }
 
@@ -338,7 +521,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return outcome.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof PolicyLoadError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof PolicyLoadError || error instanceof SigningKeyError || error instanceof DirectoryConfigError) {
       err(`latchkey: ${error.message}`);
       return 2;
     }

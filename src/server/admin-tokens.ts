@@ -1,6 +1,6 @@
 import type { AppDeps } from '../core/app/deps.ts';
-import { DomainError } from '../core/errors.ts';
-import { ADMIN_SCOPES, type AdminScope, type AdminTokenRecord } from '../core/ports/store.ts';
+import type { AdminScope, AdminTokenRecord } from '../core/ports/store.ts';
+import { tokenPrincipal, type AdminPrincipal } from '../core/admin/principal.ts';
 
 const TOKEN_PATTERN = /^lk_admin_[A-Za-z0-9_-]{43}$/;
 
@@ -44,17 +44,17 @@ export class AdminTokenService {
     });
   }
 
-  /** Resolves a bearer token to its record, or throws auth.required / auth.forbidden. */
-  async authorize(token: string | null, scope: AdminScope): Promise<AdminTokenRecord> {
+  /** The principal of a live API token (its scopes as permissions, no account), or null; marks the token used. */
+  async principal(token: string): Promise<AdminPrincipal | null> {
     const { deps } = this;
-    if (!token || !TOKEN_PATTERN.test(token)) throw new DomainError('auth.required');
+    if (!TOKEN_PATTERN.test(token)) return null;
     const record = await deps.store.adminTokens.findByHash(deps.secrets.mac('admin_token', token));
     const now = deps.clock.now();
-    if (!record || record.revokedAt || (record.expiresAt && record.expiresAt.getTime() <= now.getTime())) throw new DomainError('auth.required');
-    if (!record.scopes.includes(scope)) throw new DomainError('auth.forbidden', `This token lacks the '${scope}' scope.`);
+    if (!record || record.revokedAt || (record.expiresAt && record.expiresAt.getTime() <= now.getTime())) return null;
     await deps.store.adminTokens.touch(record.id, now);
-    return record;
+    return tokenPrincipal({ tokenId: record.id, scopes: record.scopes });
   }
 }
 
-export const isAdminScope = (value: string): value is AdminScope => (ADMIN_SCOPES as readonly string[]).includes(value);
+// One definition, with the permission catalog; re-exported for the CLI's existing import.
+export { isAdminScope } from '../core/admin/principal.ts';

@@ -4,7 +4,7 @@ import { verifyChain } from '../../src/core/audit/chain.ts';
 import type { AuditRecord } from '../../src/core/audit/events.ts';
 import type { AdminScope } from '../../src/core/ports/store.ts';
 import type { OutboxEntry } from '../../src/core/app/admin-queries.ts';
-import { ENGINES, allMessages, auditEvents, call, createPerson, enrolEmailAndTotp, startFlow, startHarness, type Enrolled, type Harness, type Person } from '../support/harness.ts';
+import { ENGINES, allMessages, auditEvents, call, createPerson, enrolEmailAndTotp, expectProblem, startFlow, startHarness, type Enrolled, type Harness, type Person } from '../support/harness.ts';
 
 const ALL_SCOPES: AdminScope[] = ['accounts:read', 'audit:read', 'outbox:read'];
 const ENDPOINTS: { url: string; scope: AdminScope }[] = [
@@ -13,14 +13,6 @@ const ENDPOINTS: { url: string; scope: AdminScope }[] = [
   { url: '/api/admin/audit', scope: 'audit:read' },
   { url: '/api/admin/outbox', scope: 'outbox:read' },
 ];
-
-function expectProblem(response: LightMyRequestResponse, status: number, code: string): Record<string, unknown> {
-  expect(response.statusCode).toBe(status);
-  expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
-  const body = response.json<Record<string, unknown>>();
-  expect(body).toMatchObject({ status, code });
-  return body;
-}
 
 interface AuditPage {
   events: AuditRecord[];
@@ -147,6 +139,21 @@ describe.each(ENGINES)('admin API on %s', (engine) => {
 
       const found = (await get('/api/admin/accounts?query=brun', full)).json<{ accounts: { username: string }[] }>().accounts;
       expect(found.map((account) => account.username)).toEqual(['bruno']);
+    });
+
+    it('searches through the directory port: wildcard and filter syntax in the query match only literally, and each listing is audited with its count', async () => {
+      for (const query of ['%', '_', '*', '*)(uid=*', "' or 1=1 --", '\\']) {
+        const response = await get(`/api/admin/accounts?query=${encodeURIComponent(query)}`, full);
+        expect(response.statusCode, query).toBe(200);
+        expect(response.json<{ accounts: unknown[] }>().accounts, query).toEqual([]);
+      }
+      const found = (await get('/api/admin/accounts?query=ROOT.AD', full)).json<{ accounts: { id: string }[] }>().accounts;
+      expect(found.map((account) => account.id)).toEqual([admin.accountId]);
+      const [queried] = (await auditEvents(h, { types: ['admin.accounts_queried'] })).slice(-1);
+      expect(queried).toMatchObject({ outcome: 'success', actor: { kind: 'admin_token', id: fullId }, data: { count: 1 } });
+      // The built-in directory keeps no phone of record: the account view says so with null.
+      const detail = (await get(`/api/admin/accounts/${encodeURIComponent(alice.accountId)}`, full)).json<{ account: { directoryPhone: string | null } }>();
+      expect(detail.account.directoryPhone).toBeNull();
     });
 
     it('shows one account with its methods by kind and masked label, never an address, seed, code or ciphertext', async () => {

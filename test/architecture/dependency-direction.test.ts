@@ -48,6 +48,7 @@ const refused: readonly Fixture[] = [
 const allowed: readonly Fixture[] = [
   { name: 'core may import node:crypto', filePath: 'src/core/__lint_fixture__.ts', source: "import { randomBytes } from 'node:crypto';\nexport const random = randomBytes;\n" },
   { name: 'core may import zod', filePath: 'src/core/__lint_fixture__.ts', source: "import { z } from 'zod';\nexport const schema = z.string();\n" },
+  { name: 'core may import a package whose name ends in /server', filePath: 'src/core/__lint_fixture__.ts', source: "import { verifyRegistrationResponse } from '@simplewebauthn/server';\nexport const verify = verifyRegistrationResponse;\n" },
   { name: 'core may import core', filePath: 'src/core/flows/__lint_fixture__.ts', source: "import { DomainError } from '../errors.ts';\nexport const E = DomainError;\n" },
   { name: 'an adapter may import core', filePath: 'src/adapters/store/__lint_fixture__.ts', source: "import { DomainError } from '../../core/errors.ts';\nexport const E = DomainError;\n" },
   { name: 'an adapter may import an I/O library', filePath: 'src/adapters/store/__lint_fixture__.ts', source: "import { Kysely } from 'kysely';\nexport const Db = Kysely;\n" },

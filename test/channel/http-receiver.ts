@@ -15,6 +15,8 @@ export type Reply =
       readonly status: number;
       readonly json?: unknown;
       readonly text?: string;
+      /** The Content-Type of a `text` reply; text/plain unless set (a `json` reply is always application/json). */
+      readonly contentType?: string;
       readonly headers?: Readonly<Record<string, string>>;
     }
   | 'hang';
@@ -48,7 +50,7 @@ export async function startReceiver(reply: (request: RecordedRequest) => Reply):
         res.writeHead(answer.status, { ...answer.headers, 'Content-Type': 'application/json' });
         res.end(JSON.stringify(answer.json));
       } else {
-        res.writeHead(answer.status, { ...answer.headers, 'Content-Type': 'text/plain' });
+        res.writeHead(answer.status, { ...answer.headers, 'Content-Type': answer.contentType ?? 'text/plain' });
         res.end(answer.text ?? '');
       }
     });

@@ -5,58 +5,25 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../../src/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/cli/context.ts';
 import { composeLatchkey, type Latchkey } from '../../src/server/compose.ts';
 import { buildHttpApp } from '../../src/server/http/app.ts';
 import { parsePolicy } from '../../src/core/policy/load.ts';
+import { ADMIN_SCOPES, cliPrincipal } from '../../src/core/admin/principal.ts';
 import { kyselyOf } from '../../src/adapters/store/kysely-store.ts';
 import { openStore } from '../../src/adapters/store/open-store.ts';
 import { createPostgresStore } from '../../src/adapters/store/postgres.ts';
 import type { Store } from '../../src/core/ports/store.ts';
 import { ENGINES, POSTGRES_URL, type Engine } from '../support/harness.ts';
+import { runLatchkey, withLatchkeyEnv, type CliRun } from '../support/cli.ts';
+import { policySchema } from '../../src/core/policy/schema.ts';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const DEFAULT_POLICY = join(REPO, 'policy', 'default.yaml');
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `fn` with exactly these LATCHKEY_* variables (the test suite's own LATCHKEY_TEST_* stay), then restores the environment. */
-async function withEnv<T>(env: Readonly<Record<string, string>>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.entries(process.env).filter(([name]) => name.startsWith('LATCHKEY_') && !name.startsWith('LATCHKEY_TEST_'));
-  for (const [name] of saved) delete process.env[name];
-  Object.assign(process.env, env);
-  try {
-    return await fn();
-  } finally {
-    for (const name of Object.keys(env)) delete process.env[name];
-    for (const [name, value] of saved) process.env[name] = value;
-  }
-}
-
 /** Runs the CLI in this process, as `latchkey ARGS` would, capturing what it writes. */
-async function cli(env: Readonly<Record<string, string>>, ...args: string[]): Promise<Run> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const capture = (sink: string[]) => (chunk: string | Uint8Array): boolean => {
-    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture(stdout) as typeof process.stdout.write);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture(stderr) as typeof process.stderr.write);
-  try {
-    const code = await withEnv(env, () => runCli(args));
-    return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = (env: Readonly<Record<string, string>>, ...args: string[]): Promise<CliRun> => runLatchkey(env, args);
 
 const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
 
@@ -105,9 +72,9 @@ async function install(engine: Engine): Promise<Install> {
 
 describe.each(ENGINES)('the latchkey CLI on %s', (engine) => {
   let site: Install;
-  const run = (...args: string[]): Promise<Run> => cli(site.env, ...args);
+  const run = (...args: string[]): Promise<CliRun> => cli(site.env, ...args);
   /** The same installation as the CLI sees it, composed in this process (for the HTTP API and flows). */
-  const compose = (): Promise<Latchkey> => withEnv(site.env, async () => composeLatchkey(await readConfig(), { notice: () => undefined }));
+  const compose = (): Promise<Latchkey> => withLatchkeyEnv(site.env, async () => composeLatchkey(await readConfig(), { notice: () => undefined }));
 
   beforeAll(async () => {
     site = await install(engine);
@@ -273,7 +240,7 @@ describe.each(ENGINES)('the latchkey CLI on %s', (engine) => {
       const problems = lines(result.stdout);
       expect(problems.length).toBeGreaterThanOrEqual(3);
       for (const problem of problems) expect(problem).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ `));
-      expect(problems).toContain(`${file}:3:1 bogusKey: unknown key 'bogusKey'; expected one of: version, organisationName, contextWords, tierGroups, methods, tiers, signIn, rateLimits`);
+      expect(problems).toContain(`${file}:3:1 bogusKey: unknown key 'bogusKey'; expected one of: ${Object.keys(policySchema.shape).join(', ')}`);
       expect(problems.some((problem) => problem.startsWith(`${file}:2:`) && problem.includes('organisationName'))).toBe(true);
     });
 
@@ -407,7 +374,7 @@ describe.each(ENGINES)('the latchkey CLI on %s', (engine) => {
         } finally {
           await app.close();
         }
-        const [message] = (await latchkey.adminQueries.outbox({ tokenId: 'test', ip: 'local', userAgent: null }, { limit: 1000 })).filter((entry) => entry.to === address);
+        const [message] = (await latchkey.adminQueries.outbox({ principal: cliPrincipal('test'), ip: 'local', userAgent: null }, { limit: 1000 })).filter((entry) => entry.to === address);
         return /\b(\d{8})\b/.exec(message?.text ?? '')?.[1] ?? 'no code queued';
       } finally {
         await latchkey.close();
@@ -476,10 +443,15 @@ describe.each(ENGINES)('the latchkey CLI on %s', (engine) => {
       expect(again).toMatchObject({ code: 1, stdout: `no live token ${id}\n` });
     });
 
-    it('grants every scope when none is named', async () => {
-      const created = await run('tokens', 'create', '--name', 'helpdesk');
+    it('grants only the read scopes when none is named: write scopes must be asked for by name', async () => {
+      const created = await run('tokens', 'create', '--name', 'reader');
       expect(created.code).toBe(0);
-      expect(created.stderr).toMatch(/\(accounts:read audit:read outbox:read\)/);
+      const readScopes = ADMIN_SCOPES.filter((scope) => scope.endsWith(':read'));
+      expect(readScopes.length).toBeGreaterThan(0);
+      expect(readScopes.length).toBeLessThan(ADMIN_SCOPES.length);
+      expect(created.stderr).toContain(`(${readScopes.join(' ')})`);
+      const writer = await run('tokens', 'create', '--name', 'writer', '--scope', 'accounts:write');
+      expect(writer.stderr).toContain('(accounts:write)');
     });
 
     it.each([
@@ -532,7 +504,7 @@ describe.each(ENGINES)('the latchkey CLI on %s', (engine) => {
 });
 
 describe('the installed latchkey binary', () => {
-  const node = (args: string[]): Promise<Run> =>
+  const node = (args: string[]): Promise<CliRun> =>
     new Promise((resolveRun) => {
       const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LATCHKEY_')));
       execFile(process.execPath, [join(REPO, 'bin', 'latchkey.js'), ...args], { cwd: REPO, env, timeout: 30_000 }, (error, stdout, stderr) => {

@@ -23,8 +23,8 @@ methodContract({
     { phone: 447700900123 },
     { phone: '' },
     { phone: '07700 900123' },
-    { phone: '+44 7700 900123' },
-    { phone: '+44-7700-900123' },
+    { phone: '+44 7700 9001' },
+    { phone: '+44 7700 900123 ext 1' },
     { phone: '+0447700900123' },
     { phone: '+12345' },
     { phone: '+1234567890123456' },
@@ -39,6 +39,17 @@ describe('sms_code specifics', () => {
   it('stores the E.164 number and masks the label', async () => {
     const draft = await smsCodeMethod.enroll({ phone: '+447700900123' }, testContext());
     expect(draft).toMatchObject({ secret: { phone: '+447700900123' }, label: '+44•••••••23', channelAddress: '+447700900123', status: 'pending' });
+  });
+
+  it('stores a number typed with spaces, dashes or in national form (with a default region) in E.164', async () => {
+    for (const [phone, context] of [
+      ['+44 7700 900123', testContext()],
+      ['+44-7700-900123', testContext()],
+      ['07700 900123', { ...testContext(), defaultPhoneRegion: 'GB' }],
+    ] as const) {
+      const draft = await smsCodeMethod.enroll({ phone }, context);
+      expect(draft).toMatchObject({ secret: { phone: '+447700900123' }, channelAddress: '+447700900123', label: '+44•••••••23' });
+    }
   });
 
   it('explains the E.164 format when it refuses a number', async () => {

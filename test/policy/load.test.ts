@@ -52,7 +52,7 @@ describe('the shipped default policy', () => {
     const { policy } = result;
     expect(policy.tiers.standard).toMatchObject({
       selfService: true,
-      allowedMethods: ['totp', 'recovery_code', 'email_code', 'sms_code'],
+      allowedMethods: ['webauthn', 'totp', 'recovery_code', 'email_code', 'sms_code'],
       gatesRequired: 2,
       requireOneOf: ['phishing_resistant', 'possession'],
       minEnrolledMethods: 2,
@@ -135,14 +135,14 @@ describe('an invalid policy is refused with FILE:LINE:COL errors', () => {
   it('refuses security_questions as a gate, pointing at the list item (FAC-6)', () => {
     const text = edit(DEFAULT_TEXT, '      - sms_code\n', '      - sms_code\n      - security_questions\n');
     const error = onlyError(text);
-    expect(error).toMatchObject({ ...position(text, 'security_questions\n'), path: 'tiers.standard.allowedMethods[4]' });
+    expect(error).toMatchObject({ ...position(text, 'security_questions\n'), path: 'tiers.standard.allowedMethods[5]' });
     expect(error.message).toContain('can never be a gate');
   });
 
   it('refuses an unknown method id, listing the known ones', () => {
     const text = edit(DEFAULT_TEXT, '      - sms_code\n', '      - smscode\n');
     const error = onlyError(text);
-    expect(error).toMatchObject({ ...position(text, 'smscode'), path: 'tiers.standard.allowedMethods[3]' });
+    expect(error).toMatchObject({ ...position(text, 'smscode'), path: 'tiers.standard.allowedMethods[4]' });
     expect(error.message).toContain('expected one of: email_code, sms_code, totp, recovery_code, security_questions');
   });
 

@@ -28,4 +28,10 @@ describe('resolveTier', () => {
     expect(resolveTier(custom, ['CN=Admins\\, Tier 0,OU=Groups,DC=corp'])).toBe('privileged');
     expect(resolveTier(custom, ['CN=Admins\\2C Tier 0,OU=Groups,DC=corp'])).toBe('privileged');
   });
+
+  it('makes an account the directory marks privileged at least privileged, and break-glass groups still win', () => {
+    expect(resolveTier(policy, ['staff'], true)).toBe('privileged');
+    expect(resolveTier(policy, [], false)).toBe('standard');
+    expect(resolveTier(policy, ['break-glass'], true)).toBe('break_glass');
+  });
 });

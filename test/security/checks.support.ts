@@ -14,6 +14,7 @@ import { buildHttpApp } from '../../src/server/http/app.ts';
 import type { Latchkey } from '../../src/server/compose.ts';
 import { ADMIN_SCOPES, type AdminScope } from '../../src/core/ports/store.ts';
 import type { Harness, Person } from '../support/harness.ts';
+import { captureCli, harnessCliEnv } from '../support/cli.ts';
 
 /** Every table Latchkey owns. */
 export const TABLES: readonly (keyof Database)[] = ['flows', 'challenges', 'single_use', 'enrollments', 'sessions', 'audit_events', 'audit_head', 'outbox', 'admin_tokens', 'builtin_accounts'];
@@ -213,31 +214,11 @@ export function mannWhitney(a: readonly number[], b: readonly number[]): { u: nu
 
 /**
  * Runs the CLI in-process against the harness's SQLite data directory (the CLI reads its
- * configuration from the environment), capturing what it prints. SQLite only: a PostgreSQL
- * harness lives in a schema the CLI's configuration cannot name.
+ * configuration from the environment: harnessCliEnv), capturing what it prints. SQLite only: the
+ * checks that call it are written against a SQLite harness.
  */
 export async function runCliOn(h: Harness, run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
   if (h.engine !== 'sqlite') throw new Error('runCliOn needs a SQLite harness');
-  const saved = { ...process.env };
-  const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
-  let out = '';
-  let err = '';
-  for (const name of Object.keys(process.env)) if (name.startsWith('LATCHKEY_') && !name.startsWith('LATCHKEY_TEST_')) delete process.env[name];
-  Object.assign(process.env, { LATCHKEY_DATA_DIR: h.dataDir, LATCHKEY_POLICY_FILE: join(h.dataDir, 'policy.yaml'), LATCHKEY_LOG_LEVEL: 'silent' });
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await run(), out, err };
-  } finally {
-    process.stdout.write = writes.out;
-    process.stderr.write = writes.err;
-    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
-    Object.assign(process.env, saved);
-  }
+  const { code, stdout, stderr } = await captureCli(harnessCliEnv(h), run);
+  return { code, out: stdout, err: stderr };
 }

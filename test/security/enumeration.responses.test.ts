@@ -88,7 +88,7 @@ describe.each(ENGINES)('enumeration-safe replies on %s', (engine) => {
       .map((operation) => `${operation.method.toUpperCase()} ${operation.path}`)
       .sort();
     // A new entry point must be added to the checks below before this list may grow.
-    expect(entryPoints).toEqual(['POST /api/me/sign-in', 'POST /api/recovery/flows']);
+    expect(entryPoints).toEqual(['POST /api/admin/session', 'POST /api/me/sign-in', 'POST /api/me/sign-in/pass', 'POST /api/recovery/flows']);
   });
 
   it('ENUM-5 answers POST /api/recovery/flows the same for every account whatever the Accept header', async () => {
@@ -109,7 +109,7 @@ describe.each(ENGINES)('enumeration-safe replies on %s', (engine) => {
       { type: null, body: (name) => `{"identifier":"${name}"}` },
     ];
     const before = (await h.latchkey.store.outbox.list({ limit: 100_000 })).length;
-    for (const url of ['/api/recovery/flows', '/api/me/sign-in']) {
+    for (const url of ['/api/recovery/flows', '/api/me/sign-in', '/api/me/sign-in/pass', '/api/admin/session']) {
       for (const shape of shapes) {
         const headers = shape.type ? { 'content-type': shape.type } : {};
         const reference = normalise(await raw(h, 'POST', url, shape.body('ghost'), headers));
@@ -137,5 +137,31 @@ describe.each(ENGINES)('enumeration-safe replies on %s', (engine) => {
       ['ghost by email', 'ghost@corp.test', 'whatever the password is'],
     ];
     for (const [label, username, password] of attempts) expect(normalise(await signIn(username, password)), label).toEqual(reference);
+  });
+
+  it('ENUM-5 answers a failed console sign-in the same for an unknown, a non-admin with the right password, a disabled, a locked and an ambiguous identifier', async () => {
+    const signIn = (username: string, password: string) => call(h, 'POST', '/api/admin/session', { username, password });
+    const reference = normalise(await signIn('ghost', 'whatever the password is'));
+    expect(reference.status).toBe(401);
+    expect((reference.body as { code: string }).code).toBe('auth.failed');
+    const attempts: [string, string, string][] = [
+      ['bob (no admin role), right password', 'bob', 'bob walks past seven quiet lanterns'],
+      ['bob, wrong password', 'bob', 'not bob password at all'],
+      ['dave (disabled), right password', 'dave', 'dave walks past seven quiet lanterns'],
+      ['erin (locked), right password', 'erin', 'erin walks past seven quiet lanterns'],
+      ['shared email, right password of one of them', 'shared@corp.test', 'pat strolls past nine amber lanterns'],
+      ['ghost by email', 'ghost@corp.test', 'whatever the password is'],
+    ];
+    for (const [label, username, password] of attempts) expect(normalise(await signIn(username, password)), label).toEqual(reference);
+  });
+
+  it('ENUM-5 answers a failed sign-in with a pass the same for an unknown, a passless, a disabled, a locked and an ambiguous identifier', async () => {
+    const signIn = (username: string, pass: string) => call(h, 'POST', '/api/me/sign-in/pass', { username, pass });
+    const reference = normalise(await signIn('ghost', 'ABCD-EFGH-JKMN-PQRS'));
+    expect(reference.status).toBe(401);
+    expect((reference.body as { code: string }).code).toBe('auth.failed');
+    for (const identifier of Object.values(identifiers)) {
+      for (const pass of ['ABCD-EFGH-JKMN-PQRS', 'half-pass']) expect(normalise(await signIn(identifier, pass)), `${identifier} ${pass}`).toEqual(reference);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES, type AuditEventType, type AuditRecord } from '../../src/core/audit/events.ts';
@@ -20,7 +21,71 @@ const NEW_PASSWORD = 'seven marbled owls guard the orchard';
 const COVERED_ELSEWHERE: Partial<Record<AuditEventType, string>> = {
   'recovery.interrupted': 'test/api/crash-safety.test.ts (a process killed between grant and directory write)',
   'audit.exported': 'test/security/logging.tamper-evidence.test.ts (the CLI export)',
+  'recovery.risk_refused': 'test/monitoring/detectors/realtime.test.ts (a start from a deny-listed or detector-flagged address)',
+  'audit.checkpointed': 'test/evidence/evidence.test.ts (checkpoint cadence by count and by hours)',
+  'audit.purged': 'test/evidence/evidence.test.ts (retention purge after every sink acknowledged)',
+  'audit_export.stalled': 'test/export/http-export.test.ts (a sink answering 503, then recovering)',
+  'audit_export.resumed': 'test/export/http-export.test.ts (a sink answering 503, then recovering)',
+  'audit_export.failed': 'test/export/http-export.test.ts (a sink refusing a batch with 400)',
+  'directory.unavailable': 'test/directory/samba-ad.api.test.ts (the domain controller stopped mid-flow)',
+  'alert.raised': 'test/alerts/alerts-api.test.ts (findings raised through the alert service)',
+  'alert.escalated': 'test/alerts/alerts-api.test.ts (a repeat at a higher severity)',
+  'alert.acknowledged': 'test/alerts/alerts-api.test.ts (the status machine through the API)',
+  'alert.resolved': 'test/alerts/alerts-api.test.ts (the status machine through the API)',
+  'alert.suppressed': 'test/alerts/alerts-api.test.ts (the global delivery cap)',
+  'alert.delivered': 'test/alerts/alert-delivery.test.ts (SMTP, webhook and rsyslog deliveries)',
+  'alert.delivery_failed': 'test/alerts/alert-delivery.test.ts (a webhook answering 503, then 400)',
+  'admin.alerts_queried': 'test/alerts/alerts-api.test.ts (listing alerts with a token)',
+  'admin.report_queried': 'test/reports/usage-report.test.ts (the usage report through the API)',
+  'report.generated': 'test/reports/report-cli.test.ts (latchkey report usage)',
+  'admin.signed_in': 'test/admin-identity/admin-session.test.ts (console sign-in with password and TOTP)',
+  'admin.sign_in_failed': 'test/admin-identity/admin-session.test.ts (wrong password, non-admin, wrong code)',
+  'admin.signed_out': 'test/admin-identity/admin-session.test.ts (sign-out)',
+  'admin.access_denied': 'test/admin-identity/admin-session.test.ts (a role without the permission)',
+  'sim_swap.detected': 'test/sim-swap/sim-swap-flow.test.ts (a number the CAMARA-shaped server reports swapped)',
+  'sim_swap.check_unavailable': 'test/sim-swap/sim-swap-flow.test.ts (the SIM swap gateway down)',
+  'travel.declared': 'test/travel/travel-api.test.ts (a declared trip)',
+  'travel.cancelled': 'test/travel/travel-api.test.ts (a cancelled trip)',
+  'recovery.stepped_up': 'test/travel/travel-api.test.ts (a recovery from outside a declared trip)',
+  'recovery.enrollment_skipped': 'test/lifecycle/method-changes.api.test.ts (a method in its cooling-off)',
+  'method_change.disputed': 'test/lifecycle/method-changes.api.test.ts (the "this wasn\'t me" link)',
+  'enrollment.restored': 'test/lifecycle/method-changes.api.test.ts (a disputed removal reverted)',
+  'enrollment.reconfirmed': 'test/lifecycle/reconfirmation.api.test.ts (a stale method confirmed)',
+  'account.self_service_frozen': 'test/lifecycle/method-changes.api.test.ts (a dispute freezes self-service)',
+  'account.self_service_unfrozen': 'test/lifecycle/method-changes.api.test.ts (an admin lifts the freeze)',
+  'admin.policy_queried': 'test/policy-paths/governance.test.ts (account findings read through the API)',
+  'privileged.recovery_held': 'test/privileged/privileged-recovery.api.test.ts (a privileged reset under holdForConfirmation)',
+  'privileged.recovery_confirmed': 'test/privileged/privileged-recovery.api.test.ts (a second admin confirms, on time and late)',
+  'privileged.recovery_unconfirmed': 'test/privileged/privileged-recovery.api.test.ts (the deadline passes unconfirmed)',
+  'honeytoken.touched': 'test/honeytoken/honeytoken.api.test.ts (starts, sign-in and admin lookup naming a honeytoken)',
+  'helpdesk.account_viewed': 'test/helpdesk/lost-device.test.ts (the agent looks the person up)',
+  'helpdesk.verification_started': 'test/helpdesk/lost-device.test.ts (a code to the remaining method)',
+  'helpdesk.verified': 'test/helpdesk/lost-device.test.ts (the right code; the manager approval in test/tap/tap.test.ts)',
+  'helpdesk.verification_failed': 'test/helpdesk/lost-device.test.ts (a wrong code)',
+  'helpdesk.issue_refused': 'test/helpdesk/privileged.test.ts (privileged, own-account and break-glass refusals)',
+  'tap.issued': 'test/helpdesk/lost-device.test.ts (a pass after a verified code)',
+  'tap.used': 'test/tap/tap.test.ts (sign-in, limited use and recovery gate)',
+  'tap.revoked': 'test/tap/tap.test.ts (replaced by a new pass, revoked by an operator)',
+  'tap.expired': 'test/tap/tap.test.ts (a pass presented after its lifetime)',
+  'dayone.batch_issued': 'test/dayone/day-one.test.ts (a clean new-hire file)',
+  'registration.required': 'test/dayone/day-one.test.ts (forced registration after a day-one sign-in)',
+  'breakglass.sealed': 'test/breakglass/scenario.ts (run by builtin.test.ts and openldap.test.ts: seal a break-glass account)',
+  'breakglass.opened': 'test/breakglass/scenario.ts (emergency opening with M of N shares, CLI and console)',
+  'breakglass.open_refused': 'test/breakglass/scenario.ts (M−1 shares, shares of an old seal)',
+  'breakglass.share_received': 'test/breakglass/scenario.ts (console opening, one share per operator)',
+  'breakglass.resealed': 'test/breakglass/scenario.ts (the watch re-seals after the emergency window)',
+  'breakglass.shares_released': 'test/breakglass/scenario.ts (worker-made shares released once)',
+  'breakglass.drilled': 'test/breakglass/scenario.ts (a drill with signed evidence)',
+  'breakglass.watch_mismatch': 'test/breakglass/scenario.ts (out-of-band password and group changes)',
 };
+
+describe('events covered by other suites', () => {
+  it.each(Object.entries(COVERED_ELSEWHERE))('%s is asserted in the suite named for it', (type, where) => {
+    const file = where.split(' ')[0] ?? '';
+    expect(existsSync(file), `${file} (named for ${type}) does not exist`).toBe(true);
+    expect(readFileSync(file, 'utf8')).toContain(type);
+  });
+});
 
 describe.each(ENGINES)('audit event coverage on %s', (engine) => {
   let h: Harness;

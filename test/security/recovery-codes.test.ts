@@ -57,10 +57,13 @@ describe.each(ENGINES)('recovery codes on %s', (engine) => {
     const fresh = json<{ shownOnce: { codes: string[] } }>(regenerated).shownOnce.codes;
     expect(fresh.some((code) => enrolled.recoveryCodes.includes(code))).toBe(false);
     for (const old of enrolled.recoveryCodes.slice(2, 5)) expect(await tryCode(old)).toBe(422);
+    // A new set is a change of methods: it counts only after the policy's cooling-off (docs/lifecycle.md).
+    expect(await tryCode(fresh[0] as string)).toBe(422);
+    h.clock.advance(h.latchkey.deps.policy().lifecycle.coolingOffSeconds.standard + 1);
     expect(await tryCode(fresh[0] as string)).toBe(200);
 
     // Only one recovery-code method remains, and it counts the new set minus the one just used.
-    const listed = await call(h, 'GET', '/api/me/methods', undefined, { token: session });
+    const listed = await call(h, 'GET', '/api/me/methods', undefined, { token: await signInWithGate(h, rue, enrolled) });
     const methods = json<{ methods: { method: string; remainingCodes: number | null }[] }>(listed).methods.filter((method) => method.method === 'recovery_code');
     expect(methods).toHaveLength(1);
     expect(methods[0]?.remainingCodes).toBe(fresh.length - 1);

@@ -25,10 +25,23 @@ describe('server configuration', () => {
       host: '127.0.0.1',
       port: 8080,
       dataDir: './data',
+      policyRefresh: { pollIntervalMs: 2_000 },
       trustedProxies: [],
       startResponseFloorMs: 25,
       logLevel: 'info',
       outbox: { pollIntervalMs: 500, maxAttempts: 8 },
+      directory: { kind: 'builtin', startTls: false, attributes: {}, groups: {}, mustChangeAtNextSignIn: false, enforceHistoryOnReset: false, poolSize: 4, connectTimeoutMs: 5_000, operationTimeoutMs: 10_000 },
+      reports: { staleEnrollmentDays: 180, helpdesk: { deflectionShare: 0.8, minutesPerCall: 10, costPerCall: 25, currency: 'USD' } },
+      auditExport: { pollIntervalMs: 1_000, batchSize: 200, retryInitialMs: 1_000, retryMaxMs: 300_000, leaseSeconds: 60, sinks: [] },
+      audit: { checkpoint: { everyEvents: 1_000, everyHours: 1, pollIntervalMs: 10_000 } },
+      alerts: { webhooks: {}, throttle: { perKeyWindowSeconds: 900, globalPerMinute: 20 }, delivery: { pollIntervalMs: 1000, maxAttempts: 10 } },
+      detectors: { denyListFiles: [], refreshIntervalSeconds: 60, pollIntervalMs: 1_000 },
+      phone: {},
+      admin: { sessionIdleSeconds: 900, sessionLifetimeSeconds: 28_800, roleRecheckSeconds: 300 },
+      helpdesk: { managerEmails: {} },
+      securityAdmins: { emails: [] },
+      portal: { defaultLanguage: 'en', branding: { primaryColour: '#1d4ed8', primaryTextColour: '#ffffff', headerColour: '#0f172a', headerTextColour: '#ffffff' }, helpdesk: {} },
+      webauthn: {},
     });
     expect(config.databaseUrl).toBeUndefined();
     expect(config.smtp).toBeUndefined();

@@ -10,6 +10,7 @@ import { verifyChain } from '../../src/core/audit/chain.ts';
 import type { AuditRecord } from '../../src/core/audit/events.ts';
 import type { Store } from '../../src/core/ports/store.ts';
 import { kyselyOf } from '../../src/adapters/store/kysely-store.ts';
+import { MIGRATIONS } from '../../src/adapters/store/migrations.ts';
 import { migrateStore, openStore } from '../../src/adapters/store/open-store.ts';
 import { createSqliteStore } from '../../src/adapters/store/sqlite.ts';
 import { storeContract } from './store.contract.ts';
@@ -52,7 +53,7 @@ describe('SQLite store', () => {
     const store = await createSqliteStore({ filename: ':memory:' });
     try {
       expect(store.engine).toBe('sqlite');
-      expect(await migrateStore(store)).toEqual({ applied: ['0001_initial'] });
+      expect(await migrateStore(store)).toEqual({ applied: Object.keys(MIGRATIONS).sort() });
       expect(await store.audit.head()).toMatchObject({ seq: 0 });
     } finally {
       await store.close();
@@ -79,7 +80,7 @@ describe('SQLite store', () => {
   it('applies the migrations once and then reports nothing to apply', async () => {
     const store = await createSqliteStore({ filename: join(directory, 'migrate.db') });
     try {
-      expect(await migrateStore(store)).toEqual({ applied: ['0001_initial'] });
+      expect(await migrateStore(store)).toEqual({ applied: Object.keys(MIGRATIONS).sort() });
       expect(await migrateStore(store)).toEqual({ applied: [] });
     } finally {
       await store.close();

@@ -579,6 +579,37 @@ export function storeContract(name: string, open: () => Promise<Store>, close: (
         await sql`update audit_events set reason = ${'edited'} where seq = 2`.execute(kyselyOf(store));
         expect(await verifyChain(store.audit.iterate())).toMatchObject({ ok: false, firstBadSeq: 2 });
       });
+
+      it('purges a prefix of the log and keeps appending after the head, the chain verifying from the cut', async () => {
+        const appended = await store.audit.append(times(5, () => event()));
+        const cut = appended[2];
+        if (!cut) throw new Error('too few records');
+        expect(await store.transaction(async (tx) => {
+          await tx.audit.head({ lock: true });
+          return tx.audit.purgeThrough(cut.seq);
+        })).toBe(3);
+        const [next] = await store.audit.append([event()]);
+        expect(next?.seq).toBe(6);
+        const kept = await collect(store.audit.iterate());
+        expect(kept.map((record) => record.seq)).toEqual([4, 5, 6]);
+        expect(await verifyChain(kept, { seq: cut.seq, hash: cut.hash })).toMatchObject({ ok: true, count: 3 });
+      });
+    });
+
+    describe('audit checkpoints', () => {
+      const checkpoint = (seq: number) => ({ seq, hash: `${seq}`.padStart(64, '0'), at: at(seq), instance: 'host-a', keyId: '0123456789abcdef', signature: `sig-${seq}` });
+
+      it('records checkpoints, one per seq, and reads the latest, one, and those from a seq on', async () => {
+        expect(await store.auditCheckpoints.latest()).toBeNull();
+        await store.auditCheckpoints.record(checkpoint(10), 11);
+        await store.auditCheckpoints.record(checkpoint(30), 31);
+        await store.auditCheckpoints.record(checkpoint(20), 40);
+        await expect(store.auditCheckpoints.record({ ...checkpoint(20), instance: 'host-b' }, 41)).rejects.toBeInstanceOf(DuplicateError);
+        expect(await store.auditCheckpoints.latest()).toEqual({ checkpoint: checkpoint(30), eventSeq: 31 });
+        expect(await store.auditCheckpoints.get(20)).toEqual(checkpoint(20));
+        expect(await store.auditCheckpoints.get(21)).toBeNull();
+        expect((await store.auditCheckpoints.list(20)).map((found) => found.seq)).toEqual([20, 30]);
+      });
     });
 
     describe('transactions', () => {

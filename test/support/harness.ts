@@ -5,12 +5,14 @@ import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import type { LightMyRequestResponse } from 'fastify';
-import { composeLatchkey, type Latchkey } from '../../src/server/compose.ts';
+import { expect } from 'vitest';
+import { composeLatchkey, type ComposeOptions, type Latchkey } from '../../src/server/compose.ts';
 import { buildHttpApp, type App } from '../../src/server/http/app.ts';
-import { loadConfig } from '../../src/server/config/config.ts';
+import { loadConfig, type Config } from '../../src/server/config/config.ts';
 import { DEFAULT_POLICY_FILE_URL } from '../../src/core/policy/default-policy.ts';
 import type { Policy } from '../../src/core/policy/schema.ts';
 import type { Clock } from '../../src/core/ports/system.ts';
+import type { FindingSink } from '../../src/core/monitoring/finding-sink.ts';
 import type { AuditRecord, AuditEventType } from '../../src/core/audit/events.ts';
 import type { OutboundMessage } from '../../src/core/ports/message-channel.ts';
 import { outboxContext } from '../../src/core/notifications/outbox.ts';
@@ -53,6 +55,10 @@ export interface HarnessOptions {
   readonly engine: Engine;
   readonly policy?: readonly PolicyEdit[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Where the detectors hand their findings instead of the alert service (see ComposeOptions.findingSink). */
+  readonly findingSink?: FindingSink;
+  /** The `directory` section of latchkey.yaml (e.g. from slapdDirectoryConfig); unset means built-in. */
+  readonly directory?: Readonly<Record<string, unknown>>;
 }
 
 export interface Harness {
@@ -61,6 +67,8 @@ export interface Harness {
   readonly app: App;
   readonly clock: TestClock;
   readonly dataDir: string;
+  /** The PostgreSQL schema this harness's tables live in (null on SQLite): a second instance composed with it shares the database. */
+  readonly postgresSchema: string | null;
   close(): Promise<void>;
 }
 
@@ -78,9 +86,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(options.engine === 'postgres' && POSTGRES_URL ? { LATCHKEY_DATABASE_URL: POSTGRES_URL } : {}),
     ...options.env,
   };
-  const config = loadConfig(null, 'test', env);
+  const config = loadConfig(options.directory ? stringify({ directory: options.directory }) : null, 'test', env);
   const clock = new TestClock();
-  const latchkey = await composeLatchkey(config, { clock, ...(schema ? { postgresSchema: schema } : {}) });
+  const latchkey = await composeLatchkey(config, { clock, ...(schema ? { postgresSchema: schema } : {}), ...(options.findingSink ? { findingSink: options.findingSink } : {}) });
   const app = await buildHttpApp(latchkey, { logger: false });
   return {
     engine: options.engine,
@@ -88,6 +96,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     app,
     clock,
     dataDir,
+    postgresSchema: schema,
     async close() {
       await app.close();
       await latchkey.close();
@@ -100,6 +109,14 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Another Latchkey over the harness's database (its data directory, PostgreSQL schema and clock), as a
+ * second process or a restart would run next to it. `config` defaults to the harness's own; the caller closes it.
+ */
+export async function composeSibling(h: Harness, options: Omit<ComposeOptions, 'clock' | 'postgresSchema'> = {}, config: Config = h.latchkey.config): Promise<Latchkey> {
+  return composeLatchkey(config, { ...options, clock: h.clock, ...(h.postgresSchema ? { postgresSchema: h.postgresSchema } : {}) });
 }
 
 export interface Person {
@@ -142,6 +159,15 @@ export async function call(h: Harness, method: 'GET' | 'POST' | 'DELETE', url: s
 }
 
 export const json = <T = Record<string, unknown>>(response: LightMyRequestResponse): T => response.json<T>();
+
+/** Asserts an `application/problem+json` reply with this status and error code, and returns its body. */
+export function expectProblem(response: LightMyRequestResponse, status: number, code: string): Record<string, unknown> {
+  expect(response.statusCode, response.body).toBe(status);
+  expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+  const body = response.json<Record<string, unknown>>();
+  expect(body).toMatchObject({ status, code });
+  return body;
+}
 
 /** Every message in the outbox for a recipient (decrypted), oldest first. */
 export async function messagesTo(h: Harness, to: string): Promise<OutboundMessage[]> {
@@ -190,6 +216,17 @@ export async function signInFresh(h: Harness, person: Person): Promise<string> {
   return body.sessionToken;
 }
 
+/**
+ * Registers an authenticator app in an open self-service session and proves it with a current code
+ * (from oathtool); returns its seed. The code's TOTP step is then spent: move the clock on before reusing it.
+ */
+export async function registerTotp(h: Harness, session: string): Promise<string> {
+  const totp = json<{ enrollment: { id: string }; shownOnce: { secret: string } }>(await call(h, 'POST', '/api/me/methods', { method: 'totp' }, { token: session }));
+  const verified = await call(h, 'POST', `/api/me/methods/${totp.enrollment.id}/verify`, { code: oathtoolCode(totp.shownOnce.secret, h.clock) }, { token: session });
+  if (verified.statusCode !== 200) throw new Error(`totp verification failed: ${verified.body}`);
+  return totp.shownOnce.secret;
+}
+
 export interface Enrolled {
   readonly session: string;
   readonly altEmail: string;
@@ -204,9 +241,7 @@ export async function enrolEmailAndTotp(h: Harness, person: Person, options: { r
   const email = json<{ enrollment: { id: string } }>(await call(h, 'POST', '/api/me/methods', { method: 'email_code', address: altEmail }, { token: session }));
   const verified = await call(h, 'POST', `/api/me/methods/${email.enrollment.id}/verify`, { code: await latestCode(h, altEmail) }, { token: session });
   if (verified.statusCode !== 200) throw new Error(`email verification failed: ${verified.body}`);
-  const totp = json<{ enrollment: { id: string }; shownOnce: { secret: string } }>(await call(h, 'POST', '/api/me/methods', { method: 'totp' }, { token: session }));
-  const totpVerified = await call(h, 'POST', `/api/me/methods/${totp.enrollment.id}/verify`, { code: oathtoolCode(totp.shownOnce.secret, h.clock) }, { token: session });
-  if (totpVerified.statusCode !== 200) throw new Error(`totp verification failed: ${totpVerified.body}`);
+  const totpSeed = await registerTotp(h, session);
   let recoveryCodes: readonly string[] = [];
   if (options.recoveryCodes) {
     const codes = json<{ shownOnce: { codes: string[] } }>(await call(h, 'POST', '/api/me/methods', { method: 'recovery_code' }, { token: session }));
@@ -214,7 +249,7 @@ export async function enrolEmailAndTotp(h: Harness, person: Person, options: { r
   }
   // The TOTP step used for verification may not be used again (TOK-14): move past it.
   h.clock.advance(30);
-  return { session, altEmail, totpSeed: totp.shownOnce.secret, recoveryCodes };
+  return { session, altEmail, totpSeed, recoveryCodes };
 }
 
 export interface FlowBody {

@@ -26,6 +26,19 @@ import type {
   Store,
 } from '../../core/ports/store.ts';
 import type { Database, IntBool } from './schema.ts';
+import { msOrNull, toDate, toDateOrNull } from './columns.ts';
+import { auditExportRepository } from './audit-export-repository.ts';
+import { alertRepository } from './alerts-repository.ts';
+import { privilegedHoldRepository } from './privileged-holds-repository.ts';
+import { createReportQueries } from './report-queries.ts';
+import { monitorStateRepository } from './monitor-state-repository.ts';
+import { auditCheckpointRepository } from './audit-checkpoints-repository.ts';
+import { travelRepository } from './travel-repository.ts';
+import { breakGlassRepository } from './breakglass-repository.ts';
+import { adminSessionRepository } from './admin-sessions-repository.ts';
+import { temporaryAccessPassRepository } from './tap-repository.ts';
+import { methodChangeRepository } from './method-changes-repository.ts';
+import { policyVersionRepository } from './policy-versions-repository.ts';
 
 /** Which database a store talks to; the few queries that differ between engines switch on it. */
 export type Engine = Store['engine'];
@@ -39,9 +52,6 @@ export type Engine = Store['engine'];
  */
 
 const ms = (date: Date): number => date.getTime();
-const msOrNull = (date: Date | null): number | null => (date === null ? null : date.getTime());
-const toDate = (value: number): Date => new Date(value);
-const toDateOrNull = (value: number | null): Date | null => (value === null ? null : new Date(value));
 const bit = (value: boolean): IntBool => (value ? 1 : 0);
 const parseJson = <T>(text: string): T => JSON.parse(text) as T;
 
@@ -61,7 +71,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Turns a unique-key violation into the port's DuplicateError; on PostgreSQL it still aborts a surrounding transaction. */
-async function insertUnique(insert: Promise<unknown>, what: string): Promise<void> {
+export async function insertUnique(insert: Promise<unknown>, what: string): Promise<void> {
   try {
     await insert;
   } catch (error) {
@@ -354,6 +364,10 @@ function enrollmentRepository(db: Kysely<Database>): EnrollmentRepository {
     async touchLastUsed(id, now) {
       await db.updateTable('enrollments').set({ last_used_at: ms(now) }).where('id', '=', id).execute();
     },
+    async replaceSecret(id, expectedCiphertext, nextCiphertext) {
+      const result = await db.updateTable('enrollments').set({ secret_ciphertext: nextCiphertext }).where('id', '=', id).where('secret_ciphertext', '=', expectedCiphertext).executeTakeFirst();
+      return affectedOne(result.numUpdatedRows);
+    },
     async delete(id) {
       const result = await db.deleteFrom('enrollments').where('id', '=', id).executeTakeFirst();
       return affectedOne(result.numDeletedRows);
@@ -493,8 +507,12 @@ function auditRepository(db: Kysely<Database>, engine: Engine): AuditRepository 
         cursor = last.seq;
       }
     },
-    head() {
-      return head(db, false);
+    head(options) {
+      return head(db, options?.lock === true);
+    },
+    async purgeThrough(seq) {
+      const result = await db.deleteFrom('audit_events').where('seq', '<=', seq).executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }
@@ -792,6 +810,16 @@ function repositories(db: Kysely<Database>, engine: Engine): Repositories {
     outbox: outboxRepository(db, engine),
     adminTokens: adminTokenRepository(db),
     builtinAccounts: builtinAccountRepository(db),
+    auditExport: auditExportRepository(db),
+    alerts: alertRepository(db, engine),
+    auditCheckpoints: auditCheckpointRepository(db),
+    travel: travelRepository(db),
+    breakGlass: breakGlassRepository(db),
+    adminSessions: adminSessionRepository(db),
+    temporaryAccessPasses: temporaryAccessPassRepository(db),
+    methodChanges: methodChangeRepository(db),
+    privilegedHolds: privilegedHoldRepository(db),
+    policyVersions: policyVersionRepository(db),
   };
 }
 
@@ -811,6 +839,8 @@ export function createKyselyStore(db: Kysely<Database>, engine: Engine, options:
   const store: Store = {
     ...repositories(db, engine),
     engine,
+    reports: createReportQueries(db, engine),
+    monitorState: monitorStateRepository(db),
     transaction: (work) => db.transaction().execute((trx) => work(repositories(trx, engine))),
     async ping() {
       await sql`select 1`.execute(db);

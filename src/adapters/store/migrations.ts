@@ -171,9 +171,395 @@ const initial: Migration = {
   },
 };
 
+/** One row per audit export sink: how far it has acknowledged, and which exporter holds it. */
+const auditExportCursors: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('audit_export_cursors')
+      .addColumn('sink', 'text', (c) => c.primaryKey())
+      .addColumn('delivered_seq', 'bigint', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('last_error', 'text')
+      .addColumn('lease_owner', 'text')
+      .addColumn('lease_until', 'bigint')
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** Alerts, the notifications the throttle counts, and the queue of deliveries to webhooks and syslog. */
+const alerts: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('alerts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('dedupe_key', 'text', (c) => c.notNull())
+      // The dedupe key while the alert is open or acknowledged, null once resolved: the unique index
+      // allows one active alert per key on both engines (both let NULLs repeat in a unique index).
+      .addColumn('active_key', 'text', (c) => c.unique())
+      .addColumn('detector_id', 'text', (c) => c.notNull())
+      .addColumn('severity', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('summary', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text')
+      .addColumn('ip', 'text')
+      .addColumn('department', 'text')
+      .addColumn('observed', 'text', (c) => c.notNull())
+      .addColumn('baseline', 'text')
+      .addColumn('event_ids', 'text', (c) => c.notNull())
+      .addColumn('occurrences', 'integer', (c) => c.notNull())
+      .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('acknowledged_at', 'bigint')
+      .addColumn('acknowledged_by', 'text')
+      .addColumn('acknowledged_reason', 'text')
+      .addColumn('resolved_at', 'bigint')
+      .addColumn('resolved_by', 'text')
+      .addColumn('resolved_reason', 'text')
+      .addColumn('recurrence_of', 'text')
+      .addColumn('last_notified_at', 'bigint')
+      .addColumn('notified_severity', 'text')
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('alerts_dedupe_key').on('alerts').columns(['dedupe_key', 'resolved_at']).execute();
+    await db.schema.createIndex('alerts_first_seen').on('alerts').columns(['first_seen_at', 'id']).execute();
+
+    await db.schema
+      .createTable('alert_notifications')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('alert_id', 'text')
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('severity', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('alert_notifications_kind_status').on('alert_notifications').columns(['kind', 'status', 'created_at']).execute();
+    // One row every raise updates before counting notifications: the row lock makes the global cap
+    // hold across instances sharing a PostgreSQL database (as audit_head does for the chain).
+    await db.schema
+      .createTable('alert_throttle')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addCheckConstraint('alert_throttle_single_row', sql`id = 1`)
+      .execute();
+    await sql`insert into alert_throttle (id, version) values (1, 0)`.execute(db);
+
+    await db.schema
+      .createTable('alert_deliveries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('notification_id', 'text', (c) => c.notNull())
+      .addColumn('alert_id', 'text')
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('available_at', 'bigint', (c) => c.notNull())
+      .addColumn('lease_until', 'bigint')
+      .addColumn('delivered_at', 'bigint')
+      .addColumn('last_error', 'text')
+      .execute();
+    await db.schema.createIndex('alert_deliveries_status_available').on('alert_deliveries').columns(['status', 'available_at']).execute();
+    await db.schema.createIndex('alert_deliveries_alert').on('alert_deliveries').column('alert_id').execute();
+  },
+};
+
+/**
+ * Reports read one event type over a time range (recovery.started, the failure events), then look
+ * up a flow's event of a given type (its ending, its start). With only single-column indexes the
+ * planner reads every event of the type in the whole log or every event of the range, and SQLite
+ * was seen to pick the type index for the per-flow lookup, reading every terminal event of the log
+ * once per flow.
+ */
+const reportIndexes: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('audit_events_type_at').on('audit_events').columns(['type', 'at']).execute();
+    await db.schema.createIndex('audit_events_flow_type').on('audit_events').columns(['flow_id', 'type']).execute();
+  },
+};
+
+/** Signed checkpoints of the audit chain: evidence an auditor can check, and where a purged log begins. */
+const auditCheckpoints: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    // One checkpoint per chain position: two instances signing the same head is one fact, not two.
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('instance', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .addColumn('event_seq', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** The detector runner's durable state: where it stands in the audit log, what each detector remembers, and findings not yet handed on. */
+const monitorState: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('monitor_cursor')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('cursor', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addCheckConstraint('monitor_cursor_single_row', sql`id = 1`)
+      .execute();
+    await sql`insert into monitor_cursor (id, version, cursor, updated_at) values (1, 0, 0, 0)`.execute(db);
+    await db.schema
+      .createTable('monitor_state')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('monitor_pending_findings')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('finding', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('lease_until', 'bigint')
+      .execute();
+    await db.schema.createIndex('monitor_pending_findings_seq').on('monitor_pending_findings').column('seq').execute();
+  },
+};
+
+/**
+ * Break-glass custody: seals (who holds shares of which account's password, never the password or
+ * a share in clear), signed drill records, and console openings collecting shares.
+ */
+const breakGlass: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('break_glass_seals')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      // One live seal per account: set while sealed or opened, null once retired.
+      .addColumn('live_account', 'text', (c) => c.unique())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('custodians', 'text', (c) => c.notNull())
+      .addColumn('threshold', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('password_mac', 'text', (c) => c.notNull())
+      .addColumn('groups', 'text', (c) => c.notNull())
+      .addColumn('directory_password_changed_at', 'bigint')
+      .addColumn('sealed_at', 'bigint', (c) => c.notNull())
+      .addColumn('sealed_by', 'text', (c) => c.notNull())
+      .addColumn('replaces', 'text')
+      .addColumn('opened_at', 'bigint')
+      .addColumn('reseal_due_at', 'bigint')
+      .addColumn('last_drill_at', 'bigint')
+      .addColumn('pending_shares', 'text')
+      .addColumn('watch_state', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('break_glass_seals_account').on('break_glass_seals').columns(['account_id', 'sealed_at']).execute();
+    await db.schema
+      .createTable('break_glass_drills')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('seal_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('record', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('break_glass_drills_account').on('break_glass_drills').columns(['account_id', 'at']).execute();
+    await db.schema
+      .createTable('break_glass_openings')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('seal_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('shares_ciphertext', 'text')
+      .addColumn('submitted', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** Privileged recoveries held until a second admin confirms them (policy privileged.holdForConfirmation). */
+const privilegedHolds: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('privileged_holds')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('flow_id', 'text', (c) => c.notNull())
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('deadline_at', 'bigint', (c) => c.notNull())
+      .addColumn('resolved_at', 'bigint')
+      .addColumn('resolved_by', 'text')
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('privileged_holds_account').on('privileged_holds').columns(['account_id', 'status']).execute();
+    await db.schema.createIndex('privileged_holds_deadline').on('privileged_holds').columns(['status', 'deadline_at']).execute();
+  },
+};
+
+/** Changes of recovery methods with their "this wasn't me" links (keyed hashes only), and self-service freezes. */
+const methodChanges: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('method_changes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('added_enrollment_id', 'text')
+      .addColumn('added_method_id', 'text')
+      .addColumn('cools_off', 'integer', (c) => c.notNull())
+      // JSON list of removed enrollments (ciphertext as stored) and their unconsumed single-use hashes.
+      .addColumn('removed', 'text', (c) => c.notNull())
+      .addColumn('after_recovery', 'integer', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('token_expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('disputed_at', 'bigint')
+      .addColumn('reverted_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('method_changes_account').on('method_changes').columns(['account_id', 'created_at']).execute();
+    await db.schema
+      .createTable('self_service_freezes')
+      .addColumn('account_id', 'text', (c) => c.primaryKey())
+      .addColumn('frozen_at', 'bigint', (c) => c.notNull())
+      .addColumn('change_id', 'text')
+      .execute();
+  },
+};
+
+/** Temporary Access Passes (only their keyed hashes) and the helpdesk identity checks that precede them. */
+const temporaryAccessPasses: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('temporary_access_passes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      // The account id while the pass is neither revoked nor used up, else null; unique, so an
+      // account has at most one live pass even when two agents issue at the same moment.
+      .addColumn('live_account_id', 'text', (c) => c.unique())
+      .addColumn('enrollment_id', 'text', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('valid_from', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('max_uses', 'integer', (c) => c.notNull())
+      .addColumn('uses', 'integer', (c) => c.notNull())
+      .addColumn('issued_at', 'bigint', (c) => c.notNull())
+      .addColumn('issued_by_kind', 'text', (c) => c.notNull())
+      .addColumn('issued_by', 'text', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('revoke_reason', 'text')
+      .addColumn('last_used_at', 'bigint')
+      .addColumn('session_id', 'text')
+      .execute();
+    await db.schema.createIndex('temporary_access_passes_enrollment').on('temporary_access_passes').column('enrollment_id').execute();
+    await db.schema.createIndex('temporary_access_passes_session').on('temporary_access_passes').column('session_id').execute();
+    await db.schema.createIndex('temporary_access_passes_account').on('temporary_access_passes').column('account_id').execute();
+    await db.schema
+      .createTable('helpdesk_verifications')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('agent_kind', 'text', (c) => c.notNull())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('method', 'text', (c) => c.notNull())
+      .addColumn('enrollment_id', 'text')
+      .addColumn('approval_token_hash', 'text', (c) => c.unique())
+      .addColumn('approver_hint', 'text')
+      .addColumn('reason', 'text')
+      .addColumn('ticket', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('verified_at', 'bigint')
+      .addColumn('used_at', 'bigint')
+      .execute();
+  },
+};
+
+/** Trips people declared (countries, dates), read by the location rules and the recovery start. */
+const travelWindows: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('travel_windows')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('countries', 'text', (c) => c.notNull())
+      .addColumn('from_date', 'text', (c) => c.notNull())
+      .addColumn('to_date', 'text', (c) => c.notNull())
+      .addColumn('starts_at', 'bigint', (c) => c.notNull())
+      .addColumn('ends_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('cancelled_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('travel_windows_account').on('travel_windows').columns(['account_id', 'ends_at']).execute();
+    await db.schema.createIndex('travel_windows_ends').on('travel_windows').column('ends_at').execute();
+  },
+};
+
 /** Every migration by name; names sort in the order they apply. */
+/** Admin-console sessions: directory accounts signed in with password and second factor (docs/admin.md). */
+const adminSessions: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('admin_sessions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('stage', 'text', (c) => c.notNull())
+      .addColumn('roles', 'text', (c) => c.notNull())
+      .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('roles_checked_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('admin_sessions_account').on('admin_sessions').column('account_id').execute();
+  },
+};
+
+/** Published policy versions: the text in force on every instance, who published it, why, and the diff. */
+const policyVersions: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    // The version number is the key: two instances publishing at once cannot both take the next one.
+    await db.schema
+      .createTable('policy_versions')
+      .addColumn('version', 'integer', (c) => c.primaryKey())
+      .addColumn('text', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('actor_kind', 'text', (c) => c.notNull())
+      .addColumn('actor_id', 'text')
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('diff', 'text', (c) => c.notNull())
+      .addColumn('lines_added', 'integer', (c) => c.notNull())
+      .addColumn('lines_removed', 'integer', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_audit_export_cursors': auditExportCursors,
+  '0003_alerts': alerts,
+  '0004_monitor_state': monitorState,
+  '0005_audit_checkpoints': auditCheckpoints,
+  '0007_report_indexes': reportIndexes,
+  '0008_admin_sessions': adminSessions,
+  '0009_break_glass': breakGlass,
+  '0010_privileged_holds': privilegedHolds,
+  '0011_policy_versions': policyVersions,
+  '0014_temporary_access_passes': temporaryAccessPasses,
+  '0012_method_changes': methodChanges,
+  '0013_travel': travelWindows,
 };
 
 const provider: MigrationProvider = {

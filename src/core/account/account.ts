@@ -12,8 +12,21 @@ export interface DirectoryAccount {
   readonly displayName: string;
   readonly workEmail: string | null;
   readonly department: string | null;
+  /**
+   * The phone number the directory holds for the person (LDAP/AD `telephoneNumber` unless
+   * configured otherwise), in E.164; null when there is none or it does not parse as a phone number.
+   * SECURITY: unverified directory data, shown masked to admins only. It is never a recovery
+   * channel by itself: codes go only to phones a person enrolled and proved (sms_code).
+   */
+  readonly phone: string | null;
   readonly groups: readonly string[];
   readonly enabled: boolean;
+  /**
+   * True when the directory itself marks the account privileged (AD adminCount=1, or membership of
+   * a group the connector is configured to treat as privileged), whatever the policy's group lists
+   * say. It can only make the tier stricter (see resolveTier).
+   */
+  readonly directoryPrivileged: boolean;
 }
 
 export type LockState = { readonly locked: false } | { readonly locked: true; readonly since: Date };

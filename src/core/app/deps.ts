@@ -4,6 +4,7 @@ import type { Clock, PasswordHasher, Random, SecretCipher, SecretHasher } from '
 import type { RateLimiter } from '../ports/rate-limiter.ts';
 import type { BreachedPasswordCheck } from '../ports/password-breach.ts';
 import type { Policy } from '../policy/schema.ts';
+import type { RelyingParty } from '../methods/method.ts';
 
 /**
  * The ports an application service needs. Built once by the composition root (server/compose.ts);
@@ -20,6 +21,8 @@ export interface AppDeps {
   readonly rateLimiter: RateLimiter;
   readonly breach: BreachedPasswordCheck | null;
   readonly policy: () => Policy;
+  /** The WebAuthn relying party (server `webauthn`); passkeys need it. */
+  readonly relyingParty?: RelyingParty;
 }
 
 /** Where a request came from, resolved by the HTTP shell (trusted proxies only: RATE-3). */

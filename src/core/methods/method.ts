@@ -20,10 +20,26 @@ export interface MethodContext {
   /** The account's display name, for message salutations; never request input. */
   readonly displayName: string;
   readonly services: MethodServices;
+  /** ISO 3166-1 region for phone numbers typed in national format (server `phone.defaultRegion`); unset means international form only. */
+  readonly defaultPhoneRegion?: string;
+  /** The WebAuthn relying party (server `webauthn`); passkeys refuse to work without it. */
+  readonly relyingParty?: RelyingParty;
+  /** Who registers a method, for methods that name the account to the device (passkeys); set only by enrollment. */
+  readonly subject?: { readonly accountId: string; readonly username: string; readonly displayName: string };
 }
 
-/** The person's answer to a challenge, in the one shape its method expects. */
-export type ChallengeAnswer = { readonly code: string } | { readonly answers: readonly string[] };
+/** Who the passkeys belong to and where they may be used: the RP id and the exact origins allowed. */
+export interface RelyingParty {
+  readonly id: string;
+  readonly name: string;
+  readonly origins: readonly string[];
+}
+
+/**
+ * The person's answer to a challenge, in the one shape its method expects. `credential` is a
+ * WebAuthn response as `@simplewebauthn/browser` serialises it (registration or authentication).
+ */
+export type ChallengeAnswer = { readonly code: string } | { readonly answers: readonly string[] } | { readonly credential: Readonly<Record<string, unknown>> };
 
 /**
  * What the person sees for a challenge. Before the first gate it carries nothing that depends on
@@ -32,7 +48,9 @@ export type ChallengeAnswer = { readonly code: string } | { readonly answers: re
  */
 export interface ChallengePrompt {
   readonly methodId: MethodId;
-  readonly answerKind: 'numeric_code' | 'alphanumeric_code' | 'answers';
+  readonly answerKind: 'numeric_code' | 'alphanumeric_code' | 'answers' | 'passkey';
+  /** WebAuthn request options (JSON form) for `passkey` prompts; shaped alike for a real account and a decoy. */
+  readonly publicKey?: Readonly<Record<string, unknown>>;
   readonly codeLength: number | null;
   /** Question texts for security questions; empty for code methods. */
   readonly questions: readonly string[];
@@ -52,13 +70,26 @@ export interface ChallengeStart {
 export interface SingleUseClaim {
   readonly purpose: SingleUsePurpose;
   readonly keyHash: string;
-  /** `consume`: a pre-registered secret (recovery code); `claim`: record first use (TOTP step). */
-  readonly mode: 'consume' | 'claim';
+  /**
+   * `consume`: a pre-registered secret (recovery code); `claim`: record first use (TOTP step);
+   * `use_pass`: count one use of a live temporary access pass (TemporaryAccessPassRepository.use).
+   */
+  readonly mode: 'consume' | 'claim' | 'use_pass';
 }
 
 export type VerifyOutcome =
   | { readonly kind: 'mismatch' }
-  | { readonly kind: 'match'; readonly singleUse: SingleUseClaim | null };
+  | {
+      readonly kind: 'match';
+      readonly singleUse: SingleUseClaim | null;
+      /**
+       * The enrollment secret as it must be stored from now on (a passkey's credential after
+       * registration, its signature counter after a use). The engine writes it compare-and-set in
+       * the transaction that counts the match; if another request changed the secret first, the
+       * match does not count.
+       */
+      readonly secretUpdate?: Readonly<Record<string, unknown>>;
+    };
 
 /** A method's enrollment as a method sees it: id and decrypted secret. */
 export interface EnrolledSecret {

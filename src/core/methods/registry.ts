@@ -5,6 +5,8 @@ import { smsCodeMethod } from './sms-code/sms-code.ts';
 import { totpMethod } from './totp/totp.ts';
 import { recoveryCodeMethod } from './recovery-code/recovery-code.ts';
 import { securityQuestionsMethod } from './security-questions/security-questions.ts';
+import { temporaryAccessPassMethod } from './temporary-access-pass/temporary-access-pass.ts';
+import { webauthnMethod } from './webauthn/webauthn.ts';
 
 /**
  * Every recovery method, by id. The flow engine finds methods only here.
@@ -18,6 +20,8 @@ export const METHOD_REGISTRY: Readonly<Record<MethodId, RecoveryMethod>> = Objec
   totp: totpMethod,
   recovery_code: recoveryCodeMethod,
   security_questions: securityQuestionsMethod,
+  temporary_access_pass: temporaryAccessPassMethod,
+  webauthn: webauthnMethod,
 });
 
 /** The method for `id`. */

@@ -27,6 +27,8 @@ export const METHOD_GATE_FACTS: Readonly<Record<MethodId, GateFact>> = {
   totp: { methodId: 'totp', strength: 'possession', channel: 'authenticator_app', countsAsGate: true },
   recovery_code: { methodId: 'recovery_code', strength: 'possession', channel: 'printed_codes', countsAsGate: true },
   security_questions: { methodId: 'security_questions', strength: 'knowledge', channel: 'knowledge', countsAsGate: false },
+  temporary_access_pass: { methodId: 'temporary_access_pass', strength: 'possession', channel: 'issued_pass', countsAsGate: true },
+  webauthn: { methodId: 'webauthn', strength: 'phishing_resistant', channel: 'security_key', countsAsGate: true },
 };
 
 /** Where a flow stands against its tier's gate rules. */

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { METHOD_IDS, STRENGTH_CLASSES } from '../methods/method-ids.ts';
 import { METHOD_GATE_FACTS } from './gates.ts';
+import { monitoringPolicySchema } from '../monitoring/detectors/settings.ts';
+import { DEFAULT_SIM_SWAP_POLICY, simSwapPolicySchema } from '../phone/sim-swap-policy.ts';
+import { privilegedPolicyIssues, privilegedPolicySchema } from './privileged.ts';
+import { honeytokenPolicySchema } from '../honeytoken/honeytoken.ts';
+import { breakGlassPolicySchema } from '../breakglass/policy.ts';
+import { lifecyclePolicySchema } from '../lifecycle/policy.ts';
+import { temporaryAccessPassPolicySchema } from '../helpdesk/policy.ts';
 
 /*
  * The recovery policy: one versioned YAML document, validated by this one schema. The engine, the
@@ -75,6 +82,15 @@ export const policySchema = z
         break_glass: z.array(z.string().min(1)).describe('Directory groups whose members are break-glass accounts.'),
       })
       .strict(),
+    adminRoles: z
+      .object({
+        security_admin: z.array(z.string().min(1)).default([]).describe('Directory groups whose members are security admins (every admin permission).'),
+        helpdesk: z.array(z.string().min(1)).default([]).describe('Directory groups whose members are helpdesk staff (read and unlock accounts, revoke methods, issue temporary access passes).'),
+        auditor: z.array(z.string().min(1)).default([]).describe('Directory groups whose members are auditors (read everything, change nothing).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Which directory groups hold which admin-console role (docs/admin.md); empty means no directory account is an admin.'),
     methods: z
       .object({
         email_code: z
@@ -119,6 +135,17 @@ export const policySchema = z
             answersRequired: z.int().min(1).max(5).describe('Questions a person answers at enrollment and when asked.'),
           })
           .strict(),
+        webauthn: z
+          .object({
+            userVerification: z
+              .enum(['required', 'preferred'])
+              .default('required')
+              .describe('Whether the passkey must verify the person (PIN, fingerprint) or only their presence: required makes it two factors in one.'),
+            challengeTtlSeconds: z.int().min(30).max(600).default(300).describe('How long a passkey registration or sign-in challenge stays open.'),
+          })
+          .strict()
+          .prefault({})
+          .describe('Passkeys and security keys (docs/passkeys.md); the relying party comes from the server configuration.'),
       })
       .strict(),
     tiers: z
@@ -143,6 +170,33 @@ export const policySchema = z
         messagesPerRecipient: rateRule.describe('Codes sent per account and channel (stops mail and SMS bombing).'),
       })
       .strict(),
+    lifecycle: lifecyclePolicySchema.describe('Changing methods safely: cooling-off, "this wasn\'t me" links, changes after a recovery, re-confirmation (docs/lifecycle.md).'),
+    monitoring: monitoringPolicySchema.describe('Anomaly detectors over the audit stream, one entry each (docs/policy.md#monitoring).'),
+    simSwap: simSwapPolicySchema
+      .prefault(DEFAULT_SIM_SWAP_POLICY)
+      .describe('SIM swap checks before an SMS code is sent or accepted, when a gateway is configured (docs/sim-swap-and-travel.md).'),
+    privileged: privilegedPolicySchema
+      .prefault({ holdForConfirmation: false, confirmationDeadlineSeconds: 86_400 })
+      .describe('Privileged recoveries: confirmation holds, and the acknowledgement any loosening of the privileged baseline needs (docs/privileged-accounts.md).'),
+    temporaryAccessPass: temporaryAccessPassPolicySchema
+      .prefault({})
+      .describe('Temporary Access Passes: lifetimes and uses, helpdesk verification, day-one issuance (docs/helpdesk-and-tap.md).'),
+    breakGlass: breakGlassPolicySchema
+      .prefault({})
+      .describe('Break-glass custody: drill interval, emergency window, watch interval (docs/break-glass.md).'),
+    honeytokens: honeytokenPolicySchema
+      .prefault({ usernames: [], groups: [] })
+      .describe('Decoy accounts: any recovery, sign-in or admin lookup touching them raises a high-severity alert (docs/privileged-accounts.md#honeytokens).'),
+    governance: z
+      .object({
+        approvedMethods: z
+          .array(methodId)
+          .default(['totp', 'recovery_code', 'email_code', 'sms_code'])
+          .describe('Methods the organisation has approved for recovery; a tier that allows any other is a finding of `latchkey policy paths`.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('What recovery-path analysis compares the policy and the registered methods with (docs/policy-paths.md).'),
   })
   .strict()
   .superRefine((policy, ctx) => {
@@ -164,15 +218,6 @@ export const policySchema = z
             code: 'custom',
             path: ['tiers', tier, 'allowedMethods', index],
             message: 'security_questions can never be a gate; enable them under methods.security_questions as an extra step only',
-          });
-        }
-        // SECURITY: email and SMS codes are phishable and interceptable; an administrator account
-        // recovered with them is one SIM swap or mailbox compromise away from takeover (FAC-4).
-        if (tier === 'privileged' && METHOD_GATE_FACTS[method].strength === 'possession_weak') {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['tiers', tier, 'allowedMethods', index],
-            message: `${method} is too weak for privileged accounts (FAC-4); allow only totp, recovery_code or stronger methods`,
           });
         }
       });
@@ -204,6 +249,10 @@ export const policySchema = z
         });
       }
     }
+    // SECURITY: an administrator account recovered with email or SMS codes, without a strong gate or
+    // with a short password is one SIM swap or mailbox compromise away from takeover (FAC-4, PWD-1).
+    // Such a policy is refused unless an acknowledgement names each loosened rule.
+    for (const issue of privilegedPolicyIssues(policy)) ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
   });
 
 export type Policy = z.infer<typeof policySchema>;

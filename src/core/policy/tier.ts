@@ -31,12 +31,22 @@ function groupNames(group: string): string[] {
  * Resolves the tier that governs an account from its directory groups: break-glass wins over
  * privileged, which wins over standard, so membership in a stricter group can never be diluted by
  * another membership. Group names compare case-insensitively (after NFKC), and a distinguished
- * name also matches by its common name.
+ * name also matches by its common name. `directoryPrivileged` (the directory itself marks the
+ * account privileged, e.g. AD adminCount=1) raises the floor to privileged: SECURITY: a policy whose
+ * group lists miss a directory's admin groups must not leave its administrators on standard rules.
  */
-export function resolveTier(policy: Policy, groups: readonly string[]): Tier {
-  const memberOf = new Set(groups.flatMap(groupNames));
-  const anyOf = (configured: readonly string[]): boolean => configured.some((group) => memberOf.has(foldGroupName(group)));
-  if (anyOf(policy.tierGroups.break_glass)) return 'break_glass';
-  if (anyOf(policy.tierGroups.privileged)) return 'privileged';
+export function resolveTier(policy: Policy, groups: readonly string[], directoryPrivileged = false): Tier {
+  if (groupsMatch(policy.tierGroups.break_glass, groups)) return 'break_glass';
+  if (directoryPrivileged || groupsMatch(policy.tierGroups.privileged, groups)) return 'privileged';
   return 'standard';
+}
+
+/**
+ * True when any of an account's groups is one of the configured ones, compared the way tiers are
+ * (NFKC, case-insensitive, a distinguished name also by its common name). Directory connectors use
+ * it for their own privileged-group lists, so both lists match a group the same way.
+ */
+export function groupsMatch(configured: readonly string[], groups: readonly string[]): boolean {
+  const memberOf = new Set(groups.flatMap(groupNames));
+  return configured.some((group) => memberOf.has(foldGroupName(group)));
 }

@@ -1,7 +1,7 @@
 export const MESSAGE_CHANNELS = ['email', 'sms'] as const;
 export type MessageChannelKind = (typeof MESSAGE_CHANNELS)[number];
 
-export const MESSAGE_PURPOSES = ['challenge_code', 'enrollment_code', 'recovery_notice', 'enrollment_notice'] as const;
+export const MESSAGE_PURPOSES = ['challenge_code', 'enrollment_code', 'recovery_notice', 'enrollment_notice', 'security_alert', 'access_pass', 'helpdesk_approval'] as const;
 export type MessagePurpose = (typeof MESSAGE_PURPOSES)[number];
 
 /**

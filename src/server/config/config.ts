@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
 import { smsConfigSchema, smtpConfigSchema } from '../../adapters/channel/create-channels.ts';
+import { auditExportConfigSchema } from '../../adapters/audit-export/config.ts';
+import { directoryConfigSchema } from '../../adapters/directory/ldap/config.ts';
+import { alertsConfigSchema } from '../../adapters/alert-delivery/create-deliverers.ts';
+import { portalConfigSchema } from '../pages/portal-config.ts';
+import { webauthnConfigSchema } from './webauthn.ts';
+import { helpdeskConfigSchema } from '../http/routes/helpdesk.ts';
+import { simSwapConfigSchema } from '../../adapters/sim-swap/camara-sim-swap.ts';
+import { isPhoneRegion } from '../../core/phone/e164.ts';
 
 /*
  * Server configuration: an optional latchkey.yaml plus LATCHKEY_* environment overrides, validated
@@ -9,6 +17,38 @@ import { smsConfigSchema, smtpConfigSchema } from '../../adapters/channel/create
  */
 
 const port = z.coerce.number().int().min(0).max(65_535);
+
+/** `audit`: signed checkpoints (always on) and retention (off until `retention.days` is set). */
+const auditEvidenceConfigSchema = z
+  .object({
+    checkpoint: z
+      .object({
+        everyEvents: z.int().min(1).max(1_000_000).default(1_000).describe('Sign the chain head after this many new events…'),
+        everyHours: z.coerce.number().positive().max(24 * 31).default(1).describe('…or once the oldest unsigned event is this old, whichever comes first.'),
+        pollIntervalMs: z.int().min(10).max(3_600_000).default(10_000).describe('How often the checkpointer looks.'),
+      })
+      .strict()
+      .default({ everyEvents: 1_000, everyHours: 1, pollIntervalMs: 10_000 }),
+    retention: z
+      .object({
+        days: z.int().min(1).max(36_500).describe('Purge events older than this, once every export sink has them.'),
+        intervalMinutes: z.int().min(1).max(10_080).default(60).describe('How often the purge runs.'),
+        maxEventsPerRun: z
+          .int()
+          .min(1)
+          .max(10_000_000)
+          .default(20_000)
+          .describe('At most this many events per purge transaction (which holds the chain head: appends wait about 12 ms per 1,000); the worker runs batches back to back.'),
+      })
+      .strict()
+      .optional()
+      .describe('Unset: events are kept forever.'),
+    signingKey: z.string().min(1).optional().describe('Ed25519 private key (PKCS#8 PEM) that signs checkpoints; unset means signingKeyFile or a key file in dataDir.'),
+    signingKeyFile: z.string().min(1).optional().describe('File holding the signing key (mode 0600); unset means <dataDir>/audit-signing.key, created on first start.'),
+    instance: z.string().min(1).max(128).optional().describe('Name this instance signs as; default the host name.'),
+  })
+  .strict()
+  .refine((audit) => audit.signingKey === undefined || audit.signingKeyFile === undefined, { message: 'set signingKey or signingKeyFile, not both', path: ['signingKeyFile'] });
 
 export const configSchema = z
   .object({
@@ -22,6 +62,13 @@ export const configSchema = z
       .describe('PostgreSQL connection URL; unset means SQLite in dataDir.'),
     encryptionKey: z.string().min(1).optional().describe('Key ring `kid:base64key[,kid:base64key]`; unset means a key file in dataDir.'),
     policyFile: z.string().min(1).optional().describe('Policy YAML; unset means the shipped default policy.'),
+    policyRefresh: z
+      .object({
+        pollIntervalMs: z.coerce.number().int().min(100).max(60_000).default(2_000).describe('How often a running server checks the database for a newer published policy version.'),
+      })
+      .strict()
+      .default({ pollIntervalMs: 2_000 })
+      .describe('Picking up policy versions published by another instance or the CLI (docs/policy-paths.md#publishing).'),
     trustedProxies: z
       .union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))])
       .default([])
@@ -35,7 +82,20 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
     smtp: smtpConfigSchema.optional().describe('Outgoing mail; unset means messages go to the dev outbox.'),
     sms: smsConfigSchema.optional().describe('Outgoing SMS; unset means messages go to the dev outbox.'),
+    directory: directoryConfigSchema.prefault({}).describe('The directory Latchkey fronts: builtin, ldap or active_directory.'),
     breachedPasswordApi: z.object({ url: z.url() }).strict().optional().describe('Have I Been Pwned-compatible range API base URL.'),
+    simSwap: simSwapConfigSchema.optional().describe('CAMARA SIM Swap API gateway; unset means no SIM swap check runs.'),
+    phone: z
+      .object({
+        defaultRegion: z
+          .string()
+          .transform((value) => value.trim().toUpperCase())
+          .refine(isPhoneRegion, 'must be an ISO 3166-1 alpha-2 country code with a phone numbering plan, e.g. GB or US')
+          .optional()
+          .describe('Region for phone numbers typed in national format (07700 900123); unset means international form only.'),
+      })
+      .strict()
+      .default({}),
     outbox: z
       .object({
         pollIntervalMs: z.coerce.number().int().min(10).max(60_000).default(500),
@@ -43,6 +103,63 @@ export const configSchema = z
       })
       .strict()
       .default({ pollIntervalMs: 500, maxAttempts: 8 }),
+    reports: z
+      .object({
+        staleEnrollmentDays: z.coerce.number().int().min(1).max(3_650).default(180).describe('An active method not used for this many days counts as stale.'),
+        helpdesk: z
+          .object({
+            // Decimals arrive from the environment as text ("0.8"), hence coerce.
+            deflectionShare: z.coerce.number().min(0).max(1).default(0.8).describe('Share of completed self-service resets and unlocks that would otherwise have been a helpdesk call.'),
+            minutesPerCall: z.coerce.number().min(0).max(600).default(10).describe('Helpdesk minutes one password call takes.'),
+            costPerCall: z.coerce.number().min(0).max(100_000).default(25).describe('Cost of one helpdesk call, in `currency`.'),
+            currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR').default('USD'),
+          })
+          .strict()
+          .default({ deflectionShare: 0.8, minutesPerCall: 10, costPerCall: 25, currency: 'USD' }),
+      })
+      .strict()
+      .default({ staleEnrollmentDays: 180, helpdesk: { deflectionShare: 0.8, minutesPerCall: 10, costPerCall: 25, currency: 'USD' } })
+      .describe('Usage reports: the stale-enrollment threshold and the helpdesk-savings estimate.'),
+    audit: auditEvidenceConfigSchema.default(auditEvidenceConfigSchema.parse({})).describe('Signed checkpoints and retention of the audit log.'),
+    auditExport: auditExportConfigSchema.prefault({}).describe('Forwarding of the audit log to syslog, JSON Lines files and HTTP collectors.'),
+    alerts: alertsConfigSchema.describe('Where alert notifications go (e-mail, webhooks, syslog) and how often.'),
+    securityAdmins: z
+      .object({
+        emails: z
+          .union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))])
+          .pipe(z.array(z.email('must be e-mail addresses')).max(50))
+          .default([])
+          .describe('Addresses told of every privileged reset or unlock, besides the directory accounts policy adminRoles makes security admins (a list, or comma-separated).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Who hears of privileged recoveries (docs/privileged-accounts.md).'),
+    admin: z
+      .object({
+        sessionIdleSeconds: z.coerce.number().int().min(60).max(3_600).default(900).describe('An admin-console session unused this long ends (PRIV-1: shorter than the portal’s).'),
+        sessionLifetimeSeconds: z.coerce.number().int().min(900).max(43_200).default(28_800).describe('An admin-console session ends this long after sign-in, however much it is used.'),
+        roleRecheckSeconds: z.coerce.number().int().min(10).max(900).default(300).describe('Roles are re-read from the directory’s groups at least this often while a session is used.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Admin-console sessions (docs/admin.md); who is an admin is set by policy adminRoles.'),
+    helpdesk: helpdeskConfigSchema.prefault({}).describe('The helpdesk path: approval link base URL and the manager addresses that approve passes (docs/helpdesk-and-tap.md).'),
+    portal: portalConfigSchema.prefault({}).describe('The self-service pages at `/`: public URL (https turns on Secure cookies and HSTS) and branding.'),
+    webauthn: webauthnConfigSchema.prefault({}).describe('The relying party of passkeys: RP id, name and origins (docs/passkeys.md); defaults follow portal.publicUrl.'),
+    detectors: z
+      .object({
+        geoipDatabase: z.string().min(1).optional().describe('MaxMind-format City or Country database (.mmdb); needed by new_country and impossible_travel.'),
+        asnDatabase: z.string().min(1).optional().describe('MaxMind-format ASN database, when the GeoIP database has no autonomous_system_number.'),
+        denyListFiles: z
+          .union([z.array(z.string().min(1)), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))])
+          .default([])
+          .describe('Files of addresses and CIDR networks to distrust (one per line, # comments), e.g. Tor exit nodes.'),
+        refreshIntervalSeconds: z.int().min(1).max(86_400).default(60).describe('How often changed deny-list and GeoIP files are re-read (also on SIGHUP).'),
+        pollIntervalMs: z.int().min(10).max(60_000).default(1_000).describe('How often the detector worker reads new audit events.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The anomaly detectors’ data files and worker; the detectors themselves are set in the policy.'),
   })
   .strict();
 

@@ -9,8 +9,21 @@ import type { Latchkey } from '../compose.ts';
 import { sendProblem } from './problem.ts';
 import { registerRecoveryRoutes } from './routes/recovery.ts';
 import { registerSelfServiceRoutes } from './routes/self-service.ts';
+import { redactDisputeUrl, registerMethodLifecycleRoutes } from './routes/this-wasnt-me.ts';
+import { registerTravelRoutes } from './routes/travel.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerAdminSessionRoutes } from './routes/admin-session.ts';
+import { registerAdminAccountRoutes } from './routes/admin-accounts.ts';
+import { registerAlertRoutes } from './routes/alerts.ts';
+import { registerBreakGlassRoutes } from './routes/breakglass.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { registerReportRoutes } from './routes/reports.ts';
+import { registerPrivilegedRoutes } from './routes/privileged.ts';
+import { registerPolicyRoutes } from './routes/policy.ts';
+import { redactApprovalUrl, registerHelpdeskRoutes } from './routes/helpdesk.ts';
+import { registerPortal } from '../pages/portal.ts';
+import { HSTS } from '../pages/page-security.ts';
+import { servedOverTls } from '../pages/portal-config.ts';
 
 /** Requests larger than this are refused before parsing (INP-6). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -134,7 +147,13 @@ export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boole
     logger:
       options.logger === false || config.logLevel === 'silent'
         ? false
-        : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'], ...(options.logStream ? { stream: options.logStream } : {}) },
+        : {
+            level: config.logLevel,
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            // The path of a "this wasn't me" or an approval link holds its token: logged with the token cut out.
+            serializers: { req: (request: FastifyRequest) => ({ method: request.method, url: redactApprovalUrl(redactDisputeUrl(request.url)), host: request.host, remoteAddress: request.ip, remotePort: request.socket.remotePort ?? 0 }) },
+            ...(options.logStream ? { stream: options.logStream } : {}),
+          },
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     genReqId: () => randomUUID(),
@@ -169,8 +188,11 @@ export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boole
     transform: jsonSchemaTransform,
   });
 
+  const tls = servedOverTls(config.portal);
   app.addHook('onSend', async (request, reply, payload) => {
     securityHeaders(request, reply);
+    // SECURITY: behind TLS every reply, API included, pins the browser to https (WEB-2).
+    if (tls) void reply.header('strict-transport-security', HSTS);
     return payload;
   });
 
@@ -209,10 +231,25 @@ export async function buildHttpApp(latchkey: Latchkey, options: { logger?: boole
     }
   });
 
+  // Before any route: a read-only admin principal is refused state-changing admin routes before validation.
+  app.addHook('preValidation', latchkey.adminAuth.readOnlyGate);
   registerOpsRoutes(app, latchkey, registry);
   registerRecoveryRoutes(app, latchkey);
   registerSelfServiceRoutes(app, latchkey);
+  await registerMethodLifecycleRoutes(app, latchkey);
+  registerTravelRoutes(app, latchkey);
   registerAdminRoutes(app, latchkey);
+  registerAdminSessionRoutes(app, latchkey);
+  registerAdminAccountRoutes(app, latchkey);
+  registerAlertRoutes(app, latchkey);
+  registerBreakGlassRoutes(app, latchkey);
+  registerReportRoutes(app, latchkey);
+  registerPrivilegedRoutes(app, latchkey);
+  registerPolicyRoutes(app, latchkey);
+  registerHelpdeskRoutes(app, latchkey);
+  // The portal's pages (`/`, `/forgot`, `/unlock`, …) live in their own encapsulated context: only
+  // there are form bodies parsed and the page CSP sent; the JSON API above is unchanged.
+  await registerPortal(app, latchkey);
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

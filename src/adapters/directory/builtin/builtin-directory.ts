@@ -1,6 +1,6 @@
 import type { DirectoryAccount, LockState } from '../../../core/account/account.ts';
 import type { AccountId } from '../../../core/account/ids.ts';
-import { DIRECTORY_CAPABILITIES, type Directory, type DirectoryLookup, type PasswordVerification, type PasswordWriteResult } from '../../../core/ports/directory.ts';
+import { clampSearchLimit, DIRECTORY_CAPABILITIES, type Directory, type DirectoryLookup, type PasswordVerification, type PasswordWriteResult } from '../../../core/ports/directory.ts';
 import type { BuiltinAccountRecord, Store } from '../../../core/ports/store.ts';
 import type { Clock, PasswordHasher } from '../../../core/ports/system.ts';
 
@@ -17,9 +17,15 @@ export const toDirectoryAccount = (record: BuiltinAccountRecord): DirectoryAccou
   displayName: record.displayName,
   workEmail: record.workEmail,
   department: record.department,
+  // The built-in store keeps no phone of record: phones are enrolled and verified (sms_code).
+  phone: null,
   groups: record.groups,
   enabled: record.enabled,
+  // The built-in directory has no directory-side admin marker: tiers come from groups alone.
+  directoryPrivileged: false,
 });
+
+const LIST_ACCOUNTS_PAGE_SIZE = 500;
 
 /**
  * The built-in directory: accounts in Latchkey's own database with argon2id password hashes.
@@ -49,6 +55,27 @@ export function createBuiltinDirectory(deps: { store: Store; hasher: PasswordHas
       return record ? toDirectoryAccount(record) : null;
     },
 
+    async *listAccounts(): AsyncIterable<DirectoryAccount> {
+      // Keyset paging on the unique username: stable under concurrent inserts, no OFFSET rescans.
+      let afterUsername: string | undefined;
+      for (;;) {
+        const page = await store.builtinAccounts.list({ limit: LIST_ACCOUNTS_PAGE_SIZE, ...(afterUsername === undefined ? {} : { afterUsername }) });
+        for (const record of page) yield toDirectoryAccount(record);
+        if (page.length < LIST_ACCOUNTS_PAGE_SIZE) return;
+        afterUsername = page[page.length - 1]?.username;
+      }
+    },
+
+    async searchAccounts(query: string, limit: number, options: { readonly afterUsername?: string } = {}): Promise<DirectoryAccount[]> {
+      // The store escapes LIKE wildcards and binds the query as a parameter.
+      const records = await store.builtinAccounts.list({
+        limit: clampSearchLimit(limit),
+        ...(options.afterUsername === undefined ? {} : { afterUsername: options.afterUsername }),
+        ...(query === '' ? {} : { query }),
+      });
+      return records.map(toDirectoryAccount);
+    },
+
     async verifyPassword(id: AccountId, password: string): Promise<PasswordVerification> {
       const record = await store.builtinAccounts.get(id);
       if (!record) return 'invalid';
@@ -71,6 +98,10 @@ export function createBuiltinDirectory(deps: { store: Store; hasher: PasswordHas
       if (!record) return { ok: false, reason: 'The account no longer exists.' };
       await store.builtinAccounts.setPassword(id, await hasher.hash(normalisePassword(password)), clock.now());
       return { ok: true };
+    },
+
+    async readPasswordChangedAt(id: AccountId): Promise<Date | null> {
+      return (await store.builtinAccounts.get(id))?.passwordChangedAt ?? null;
     },
 
     async readLockState(id: AccountId): Promise<LockState> {

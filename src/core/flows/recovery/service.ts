@@ -1,3 +1,4 @@
+import { gateEligibility, type GateEligibilityContext } from './gate-eligibility.ts';
 import type { AccountId, EnrollmentId, FlowId } from '../../account/ids.ts';
 import { asChallengeId, asEnrollmentId, asFlowId } from '../../account/ids.ts';
 import type { DirectoryAccount, Tier } from '../../account/account.ts';
@@ -10,15 +11,24 @@ import { getMethod } from '../../methods/registry.ts';
 import { enqueueMessage } from '../../notifications/outbox.ts';
 import { interruptedNotice, recoveryNotice } from '../../notifications/templates.ts';
 import { canAddGate } from '../../policy/gates.ts';
-import { checkPassword, breachedRejection } from '../../policy/password-rules.ts';
-import type { Policy, TierPolicy } from '../../policy/schema.ts';
+import { checkPassword, breachedRejection, type PasswordRejection } from '../../policy/password-rules.ts';
+import type { PasswordRules, Policy, TierPolicy } from '../../policy/schema.ts';
 import { resolveTier } from '../../policy/tier.ts';
 import type { FlowRecord, Repositories } from '../../ports/store.ts';
 import type { AppDeps, RequestContext } from '../../app/deps.ts';
-import { enrollmentContext } from '../../enrollment/secrets.ts';
+import type { RecoveryRiskCheck } from '../../ports/recovery-risk.ts';
+import { openEnrollmentSecret } from '../../enrollment/secrets.ts';
 import { noticeRecipients } from '../../notifications/recipients.ts';
 import { openSession } from '../../enrollment/sessions.ts';
+import { NO_SCREENING, type SimSwapGuard, type SimSwapScreening } from '../../phone/sim-swap-guard.ts';
+import type { TravelStartCheck } from '../../travel/travel-index.ts';
+import { isHoneytoken } from '../../honeytoken/honeytoken.ts';
+import { reconfirmationDue, type ReconfirmationDue } from '../../lifecycle/rules.ts';
+import type { PrivilegedRecovery } from './privileged-recovery.ts';
+import { livePassFacts, usePassAsGate } from '../../helpdesk/access-pass-use.ts';
+import type { SingleUseClaim } from '../../methods/method.ts';
 import { flowSecretHash, formatFlowToken, newFlowSecret, parseFlowToken } from '../flow-token.ts';
+import { applySecretUpdate } from '../../enrollment/secret-update.ts';
 import { gatesOf, isTerminal, subjectOf, type RecoveryPurpose, type RecoveryState } from './state.ts';
 import { gateFactOf, transition, type EventDraft, type RecoveryFacts, type RecoveryTransition, type StepOutcome } from './transition.ts';
 
@@ -44,9 +54,41 @@ export interface StepResult {
   readonly rejections: readonly string[];
   /** For a completed sign-in flow: the new session token. */
   readonly sessionToken?: string;
+  /** After a wrong answer: how many more answers the open challenge takes (0 once it is exhausted). */
+  readonly attemptsRemaining?: number;
+  /** For a completed sign-in: methods the person is asked to confirm or replace (core/lifecycle). */
+  readonly reconfirmation?: { readonly due: readonly ReconfirmationDue[] };
+}
+
+/** What a person with a grant may learn about a password before submitting it (live feedback). */
+export interface PasswordReview {
+  readonly view: FlowView;
+  readonly rules: PasswordRules;
+  /** Every rule the candidate breaks; empty when none was given or it passes. */
+  readonly reasons: readonly PasswordRejection[];
 }
 
 const strengthRank = (strength: StrengthClass): number => STRENGTH_CLASSES.indexOf(strength);
+
+/** Optional checks around the engine: each does its lookups here and hands the gate rules facts. */
+export interface RecoveryGuards {
+  /** Asks the operator about recent SIM swaps before an SMS code is sent or accepted. */
+  readonly simSwap?: SimSwapGuard | null;
+  /** Judges a start's country against the account's declared trips (in memory). */
+  readonly travel?: TravelStartCheck | null;
+}
+
+/** The tier's gate count plus any risk step-up decided at start (never for the gate of a sign-in). */
+const withStepUp = (rules: TierPolicy, state: Pick<RecoveryState, 'extraGates' | 'purpose'>): TierPolicy =>
+  state.extraGates && state.purpose !== 'sign_in' ? { ...rules, gatesRequired: rules.gatesRequired + state.extraGates } : rules;
+
+/**
+ * Signing in to manage methods is password plus one gate, or the tier's full count (and strength
+ * rule) when the sign-in carries extra gates: right after a recovery (core/lifecycle). The extra
+ * gates are known to the person, who has just given the right password, so showing them reveals nothing.
+ */
+const signInRules = (rules: TierPolicy, state: Pick<RecoveryState, 'extraGates'>): TierPolicy =>
+  state.extraGates ? { ...rules, gatesRequired: 1 + state.extraGates } : { ...rules, gatesRequired: 1, requireOneOf: [] };
 
 /** The tier whose rules a subject is shown and held to; decoys and no-self-service tiers look standard. */
 function displayTier(policy: Policy, state: Pick<RecoveryState, 'tier' | 'decoy'>): TierPolicy {
@@ -54,17 +96,20 @@ function displayTier(policy: Policy, state: Pick<RecoveryState, 'tier' | 'decoy'
 }
 
 /** The rules that decide a flow; null when the subject may not self-serve at all. */
-export function effectiveTierPolicy(policy: Policy, state: Pick<RecoveryState, 'tier' | 'decoy' | 'purpose'>): TierPolicy | null {
+export function effectiveTierPolicy(policy: Policy, state: Pick<RecoveryState, 'tier' | 'decoy' | 'purpose' | 'extraGates'>): TierPolicy | null {
   if (state.decoy || state.tier === 'break_glass') return null;
   const rules = policy.tiers[state.tier];
   if (!rules.selfService) return null;
   // Signing in to manage methods is password plus one gate; recovery needs the tier's full count.
-  return state.purpose === 'sign_in' ? { ...rules, gatesRequired: 1, requireOneOf: [] } : rules;
+  return state.purpose === 'sign_in' ? signInRules(rules, state) : withStepUp(rules, state);
 }
 
 function visibleTierPolicy(policy: Policy, state: RecoveryState): TierPolicy {
   const shown = displayTier(policy, state);
-  return state.purpose === 'sign_in' ? { ...shown, gatesRequired: 1, requireOneOf: [] } : shown;
+  if (state.purpose === 'sign_in') return signInRules(shown, state);
+  // SECURITY: a step-up shows only after the first gate: shown at start, it would tell whoever holds
+  // the flow that the identifier is a real account with a declared trip (ENUM-3).
+  return gatesOf(state).length > 0 ? withStepUp(shown, state) : shown;
 }
 
 /**
@@ -73,7 +118,15 @@ function visibleTierPolicy(policy: Policy, state: RecoveryState): TierPolicy {
  * persists the new state, the audit events and any outbox messages in one transaction.
  */
 export class RecoveryService {
-  constructor(private readonly deps: AppDeps) {}
+  constructor(
+    private readonly deps: AppDeps,
+    /** Consulted at every start (in memory only); null runs no real-time risk rules. */
+    private readonly riskCheck: RecoveryRiskCheck | null = null,
+    /** Admin notices and confirmation holds of privileged recoveries; null adds neither. */
+    private readonly privileged: PrivilegedRecovery | null = null,
+    /** SIM swap screening of phones and declared-travel step-up; unset runs neither. */
+    private readonly guards: RecoveryGuards = {},
+  ) {}
 
   /**
    * Starts a flow for an identifier. Unknown, ambiguous, disabled and no-self-service identifiers get
@@ -89,13 +142,26 @@ export class RecoveryService {
     const account = lookup.kind === 'one' && lookup.account.enabled ? lookup.account : null;
     const identifierHash = deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.identifier);
     const subjectKey = account ? account.id : `decoy:${identifierHash}`;
-    const tier: Tier = account ? resolveTier(policy, account.groups) : 'standard';
+    const tier: Tier = account ? resolveTier(policy, account.groups, account.directoryPrivileged) : 'standard';
 
     // SECURITY: per-identifier start limit (RATE-1). Over the limit the reply stays the same; the flow
     // just becomes a decoy, so a flood neither reaches the person nor reveals that it was limited.
     const startDecision = await deps.rateLimiter.consume('identifier', subjectKey, policy.rateLimits.perIdentifier);
     const selfService = account !== null && tier !== 'break_glass' && policy.tiers[tier].selfService;
-    const decoy = !selfService || !startDecision.allowed;
+    // SECURITY: a deny-listed address, or one a detector flags for spraying or guessing, gets a decoy
+    // like any refused start: telling it "refused" would confirm which identifiers are real.
+    const risk = this.riskCheck?.assessStart(request.ip, now) ?? null;
+    // SECURITY: a honeytoken is a tripwire: whatever it names runs as a decoy, audited with the source
+    // address, and the reply is the one any account gets, so the prober cannot tell it was caught.
+    const honeytoken = isHoneytoken(policy.honeytokens, canonical.ok ? canonical.value : null, lookup.kind === 'one' ? lookup.account : null);
+    const held = account && tier === 'privileged' && selfService && !honeytoken && this.privileged ? await this.privileged.startRefusal(account.id) : null;
+    // SECURITY: after a disputed method change the account's self-service is frozen; the start runs
+    // as a decoy so whoever made the change learns nothing from it (core/lifecycle).
+    const frozen = account !== null && (await deps.store.methodChanges.getFreeze(account.id)) !== null;
+    const decoy = !selfService || !startDecision.allowed || risk !== null || honeytoken || held !== null || frozen;
+    // Asked for every start, decoys included (in memory, no I/O), so timing does not tell them apart.
+    const trip = this.guards.travel?.assessStart(decoy ? null : (account?.id ?? null), request.ip, now) ?? null;
+    const steppedUp = !decoy && trip?.verdict === 'elsewhere';
 
     const flowId = asFlowId(deps.random.uuid());
     const secret = newFlowSecret(deps.random);
@@ -108,6 +174,7 @@ export class RecoveryService {
       department: account?.department ?? null,
       seed: deps.secrets.mac('decoy_seed', subjectKey),
       gates: [],
+      ...(steppedUp ? { extraGates: 1 } : {}),
     };
     const shown = visibleTierPolicy(policy, state);
     const record: FlowRecord = {
@@ -131,6 +198,18 @@ export class RecoveryService {
       events.push({ ...base, subject: account.id, tier, type: 'recovery.refused', outcome: 'failure', reason: 'self_service.unavailable', data: { tier } });
     } else if (!startDecision.allowed) {
       events.push({ ...base, subject: account?.id ?? null, type: 'recovery.rate_limited', outcome: 'failure', reason: 'rate.limited', data: { bucket: 'identifier' } });
+    } else if (risk) {
+      events.push({ ...base, subject: account?.id ?? null, type: 'recovery.risk_refused', outcome: 'failure', reason: `risk.${risk.rule}`, data: { detector: risk.detectorId, rule: risk.rule } });
+    } else if (account && held) {
+      events.push({ ...base, subject: account.id, tier, type: 'recovery.refused', outcome: 'failure', reason: held, data: { tier } });
+    } else if (account && frozen) {
+      events.push({ ...base, subject: account.id, tier, type: 'recovery.refused', outcome: 'failure', reason: 'self_service.frozen', data: { tier } });
+    }
+    if (steppedUp && trip) {
+      events.push({ ...base, type: 'recovery.stepped_up', outcome: 'info', reason: 'travel.outside_declared_trip', data: { country: trip.country, declared_countries: trip.declared.join(' '), extra_gates: 1 } });
+    }
+    if (honeytoken) {
+      events.push({ ...base, subject: account?.id ?? null, type: 'honeytoken.touched', outcome: 'failure', reason: 'honeytoken', data: { via: 'recovery_start', purpose: input.purpose, identifier_hash: identifierHash } });
     }
     await deps.store.transaction(async (tx) => {
       await tx.flows.insert(record);
@@ -143,11 +222,11 @@ export class RecoveryService {
    * Starts the gate of a sign-in after the password was verified by the caller. Used by the
    * self-service session service; the account is known and enabled.
    */
-  async startSignInGate(account: DirectoryAccount, request: RequestContext): Promise<{ flowToken: string; view: FlowView }> {
+  async startSignInGate(account: DirectoryAccount, request: RequestContext, options: { readonly extraGates?: number } = {}): Promise<{ flowToken: string; view: FlowView }> {
     const { deps } = this;
     const policy = deps.policy();
     const now = deps.clock.now();
-    const tier = resolveTier(policy, account.groups);
+    const tier = resolveTier(policy, account.groups, account.directoryPrivileged);
     const flowId = asFlowId(deps.random.uuid());
     const secret = newFlowSecret(deps.random);
     const state: RecoveryState = {
@@ -159,6 +238,7 @@ export class RecoveryService {
       department: account.department,
       seed: deps.secrets.mac('decoy_seed', account.id),
       gates: [],
+      ...(options.extraGates ? { extraGates: options.extraGates } : {}),
     };
     const rules = visibleTierPolicy(policy, state);
     const record: FlowRecord = {
@@ -203,7 +283,14 @@ export class RecoveryService {
     const method = getMethod(methodId);
     const account = record.accountId ? await this.account(record.accountId) : null;
     const usedEnrollments = new Set(gatesOf(state).map((gate) => gate.enrollmentId));
-    const enrollment = rules && account ? await this.activeEnrollment(account.id, methodId, usedEnrollments) : null;
+    const livePasses = methodId === 'temporary_access_pass' && account ? await livePassFacts(deps.store, account.id) : undefined;
+    // SECURITY: the operator is asked before a code goes out, so no code reaches a swapped SIM.
+    const screening = methodId === 'sms_code' && rules && account ? await this.screenPhones(account.id, (id) => !usedEnrollments.has(id), policy) : NO_SCREENING;
+    const lifecycle = rules && account ? { purpose: state.purpose, coolingOffEnrollmentIds: await deps.store.methodChanges.coolingOffEnrollmentIds(account.id) } : null;
+    const eligibility: GateEligibilityContext = { now, policy, tier: state.tier, usedEnrollmentIds: usedEnrollments, simSwap: screening.verdicts, ...(livePasses ? { livePasses } : {}), ...(lifecycle ? { lifecycle } : {}) };
+    const enrollment = rules && account ? await this.activeEnrollment(account.id, methodId, eligibility) : null;
+    // Audited only: the flow goes on as if the method had none, so the person holding it learns nothing.
+    const skipped = rules && account && !enrollment ? await this.skippedEnrollments(account.id, methodId, eligibility) : [];
     const challengeId = asChallengeId(deps.random.uuid());
     const context = this.methodContext(policy, now, state.purpose);
     const challenge = await method.beginChallenge(enrollment, context, state.seed);
@@ -235,7 +322,10 @@ export class RecoveryService {
       } else if (challenge.message) {
         extraEvents.push({ ...base, type: 'recovery.rate_limited', outcome: 'failure', reason: 'rate.limited', data: { bucket: 'recipient', method: methodId } });
       }
+      if (this.guards.simSwap) extraEvents.push(...this.guards.simSwap.events(screening, base, policy, 'send'));
+      for (const item of skipped) extraEvents.push({ ...base, type: 'recovery.enrollment_skipped', outcome: 'info', reason: item.reason, data: { method: methodId, enrollment_id: item.id } });
     });
+    if (account && this.guards.simSwap) await this.guards.simSwap.alert(screening, { subject: account.id, ip: request.ip, department: account.department, at: now, policy });
     return { view: this.view(record, result.state, policy), flowToken: null, outcome: result.outcome, rejections: [] };
   }
 
@@ -265,17 +355,24 @@ export class RecoveryService {
     }
     const method = getMethod(state.methodId);
     const account = record.accountId ? await this.account(record.accountId) : null;
-    const enrollment = state.enrollmentId && rules ? await this.enrollmentSecret(asEnrollmentId(state.enrollmentId)) : null;
+    // SECURITY: asked again when the code comes back: a SIM swapped after the code was sent must not
+    // count either, since the code may have reached the new SIM.
+    const answerScreening = state.methodId === 'sms_code' && state.enrollmentId && rules && account ? await this.screenPhones(account.id, (id) => id === state.enrollmentId, policy) : NO_SCREENING;
+    const enrollment = state.enrollmentId && rules && !answerScreening.verdicts.has(state.enrollmentId) ? await this.enrollmentSecret(asEnrollmentId(state.enrollmentId)) : null;
     const context = this.methodContext(policy, now, state.purpose);
-    const { result, rotatedSecret, sessionToken } = await deps.store.transaction(async (tx) => {
+    const { result, rotatedSecret, sessionToken, attemptsRemaining } = await deps.store.transaction(async (tx) => {
       const challengeId = asChallengeId(state.challengeId);
       const attempt = await tx.challenges.registerAttempt(challengeId, now);
       let outcome: 'passed' | 'failed' | 'exhausted' = 'exhausted';
+      // Decoy challenges carry the visible tier's cap and count attempts the same way, so this number
+      // is the same for a real and an unknown subject (ENUM-4).
+      let remaining = 0;
       if (attempt !== null) {
         const stored = await tx.challenges.get(challengeId);
         const verdict = await method.verify(answer, stored?.secretHash ?? null, enrollment, context);
-        const passed = verdict.kind === 'match' && enrollment !== null && (await this.consumeMatch(tx, challengeId, enrollment.id, verdict.singleUse, account?.id ?? null, now));
+        const passed = verdict.kind === 'match' && enrollment !== null && (await applySecretUpdate(tx, deps.cipher, enrollment.id, enrollment.ciphertext, verdict)) && (await this.consumeMatch(tx, challengeId, enrollment.id, verdict.singleUse, account?.id ?? null, now, this.auditBase(record, state, request, now, account)));
         outcome = passed ? 'passed' : attempt >= (stored?.maxAttempts ?? 0) ? 'exhausted' : 'failed';
+        remaining = Math.max(0, (stored?.maxAttempts ?? 0) - attempt);
       }
       const step = transition(state, { type: 'AnswerChallenge' }, { now, tierPolicy: rules, answer: outcome });
       const base = this.auditBase(record, step.state, request, now, account);
@@ -285,15 +382,18 @@ export class RecoveryService {
       if (step.state !== state) await this.casUpdate(tx, record, step.state, rotated ? flowSecretHash(deps.secrets, rotated) : record.secretHash, now);
       if (outcome === 'passed' && enrollment) await tx.enrollments.touchLastUsed(asEnrollmentId(enrollment.id), now);
       const session = step.effects.some((effect) => effect.kind === 'create_session') && account ? await openSession(tx, deps, account.id, now, policy) : null;
-      await tx.audit.append(step.events.map((draft) => this.toEvent(draft, base)));
-      return { result: step, rotatedSecret: rotated, sessionToken: session };
+      await tx.audit.append([...step.events.map((draft) => this.toEvent(draft, base)), ...(this.guards.simSwap?.events(answerScreening, base, policy, 'answer') ?? [])]);
+      return { result: step, rotatedSecret: rotated, sessionToken: session, attemptsRemaining: outcome === 'passed' ? null : remaining };
     });
+    if (account && this.guards.simSwap) await this.guards.simSwap.alert(answerScreening, { subject: account.id, ip: request.ip, department: account.department, at: now, policy });
     return {
       view: this.view(record, result.state, policy),
       flowToken: rotatedSecret ? formatFlowToken(record.id, rotatedSecret) : null,
       outcome: result.outcome,
       rejections: [],
       ...(sessionToken ? { sessionToken } : {}),
+      ...(sessionToken && account ? { reconfirmation: { due: reconfirmationDue(await deps.store.enrollments.listForAccount(account.id), policy, now) } } : {}),
+      ...(attemptsRemaining !== null ? { attemptsRemaining } : {}),
     };
   }
 
@@ -314,19 +414,44 @@ export class RecoveryService {
     const account = record.accountId ? await this.account(record.accountId) : null;
     if (!rules || !account) throw new DomainError('flow.not_found');
 
-    const verdict = checkPassword(input.password, rules.password, {
+    const reasons = (await this.passwordRejections(input.password, rules, account, policy)).map((reason) => reason.message);
+    const first = transition(state, { type: 'SetPassword' }, { now, tierPolicy: rules, passwordVerdict: reasons.length === 0 ? { ok: true } : { ok: false, reasons } });
+    return this.complete(record, state, first, request, now, account, policy, () => deps.directory.setPassword(account.id, input.password));
+  }
+
+  /**
+   * Checks a candidate password against the rules the flow's grant will apply, without using the
+   * grant or changing the flow, for live feedback while the person types. Only a flow whose gates
+   * are all passed answers, so nothing about the account is revealed that the gates did not already
+   * open (decoys never get here). Each call counts against the flow's request budget like any step.
+   */
+  async reviewNewPassword(flowToken: string, password: string | null, request: RequestContext): Promise<PasswordReview> {
+    const policy = this.deps.policy();
+    const { record, state } = await this.load(flowToken, request);
+    if (state.name !== 'awaiting_new_password') {
+      throw new DomainError('flow.wrong_state', `This flow is at step '${state.name}'; there is no new password to check.`);
+    }
+    const rules = effectiveTierPolicy(policy, state);
+    const account = record.accountId ? await this.account(record.accountId) : null;
+    if (!rules || !account) throw new DomainError('flow.not_found');
+    const reasons = password === null ? [] : await this.passwordRejections(password, rules, account, policy);
+    return { view: this.view(record, state, policy), rules: rules.password, reasons };
+  }
+
+  /** Every password rule a candidate breaks: the pure rules first, the breached check only when they pass. */
+  private async passwordRejections(password: string, rules: TierPolicy, account: DirectoryAccount, policy: Policy): Promise<PasswordRejection[]> {
+    const verdict = checkPassword(password, rules.password, {
       username: account.username,
       displayName: account.displayName,
       organisationName: policy.organisationName,
       contextWords: policy.contextWords,
     });
-    const reasons: string[] = verdict.ok ? [] : verdict.reasons.map((reason) => reason.message);
-    if (verdict.ok && rules.password.breachedCheck && deps.breach) {
-      const rejection = breachedRejection(await deps.breach.timesSeen(input.password));
-      if (rejection) reasons.push(rejection.message);
+    const reasons: PasswordRejection[] = verdict.ok ? [] : [...verdict.reasons];
+    if (verdict.ok && rules.password.breachedCheck && this.deps.breach) {
+      const rejection = breachedRejection(await this.deps.breach.timesSeen(password));
+      if (rejection) reasons.push(rejection);
     }
-    const first = transition(state, { type: 'SetPassword' }, { now, tierPolicy: rules, passwordVerdict: reasons.length === 0 ? { ok: true } : { ok: false, reasons } });
-    return this.complete(record, state, first, request, now, account, policy, () => deps.directory.setPassword(account.id, input.password));
+    return reasons;
   }
 
   /**
@@ -399,6 +524,9 @@ export class RecoveryService {
       await this.commit(record, state, first, request, now, account);
       return { view: this.view(record, first.state, policy), flowToken: null, outcome: first.outcome, rejections: first.rejections ?? [] };
     }
+    // The privileged reads (who the security admins are) happen before the grant is claimed: if the
+    // directory cannot list them, nothing has been written yet and the person simply retries.
+    const privilegedFinish = this.privileged && state.tier === 'privileged' && state.purpose !== 'sign_in' ? await this.privileged.prepare(account, state.purpose) : null;
     const claimed = await this.claimGrant(record, first, request, now, account);
     let writeResult: { ok: true } | { ok: false; reason: string };
     try {
@@ -414,9 +542,11 @@ export class RecoveryService {
     }
     const finishedAt = deps.clock.now();
     const second = transition(first.state, { type: 'CompletionFinished' }, { now: finishedAt, tierPolicy: effectiveTierPolicy(policy, state), completion: writeResult });
+    const finishing = second.effects.some((effect) => effect.kind === 'finish_recovery');
     await this.commit(claimed, first.state, second, request, finishedAt, account, async (tx, extraEvents, base) => {
-      if (second.effects.some((effect) => effect.kind === 'finish_recovery')) {
+      if (finishing) {
         await this.finishRecovery(tx, record.id, account, state.purpose, request, finishedAt, policy, extraEvents, base);
+        await privilegedFinish?.(tx, { flowId: record.id, now: finishedAt, request, base }, extraEvents);
       }
     });
     if (second.effects.some((effect) => effect.kind === 'finish_recovery')) {
@@ -484,11 +614,14 @@ export class RecoveryService {
     tx: Repositories,
     challengeId: ReturnType<typeof asChallengeId>,
     enrollmentId: EnrollmentId,
-    singleUse: { purpose: 'recovery_code' | 'totp_step'; keyHash: string; mode: 'consume' | 'claim' } | null,
+    singleUse: SingleUseClaim | null,
     accountId: AccountId | null,
     now: Date,
+    audit: Omit<AuditEventInput, 'type' | 'outcome' | 'reason' | 'data'>,
   ): Promise<boolean> {
-    if (singleUse) {
+    if (singleUse?.mode === 'use_pass') {
+      if (!(await usePassAsGate(tx, enrollmentId, singleUse.keyHash, now, audit))) return false;
+    } else if (singleUse) {
       const claimed =
         singleUse.mode === 'consume'
           ? await tx.singleUse.consume(enrollmentId, singleUse.keyHash, now)
@@ -568,20 +701,39 @@ export class RecoveryService {
     return account && account.enabled ? account : null;
   }
 
-  private async activeEnrollment(accountId: AccountId, methodId: MethodId, used: ReadonlySet<string>): Promise<{ id: EnrollmentId; secret: Record<string, unknown> } | null> {
-    const candidates = (await this.deps.store.enrollments.listForAccount(accountId)).filter((enrollment) => enrollment.methodId === methodId && enrollment.status === 'active' && !used.has(enrollment.id));
+  private async activeEnrollment(accountId: AccountId, methodId: MethodId, eligibility: GateEligibilityContext): Promise<{ id: EnrollmentId; secret: Record<string, unknown> } | null> {
+    const candidates = (await this.deps.store.enrollments.listForAccount(accountId)).filter((enrollment) => enrollment.methodId === methodId && gateEligibility(enrollment, eligibility).usable);
     const chosen = candidates[0];
-    return chosen ? { id: chosen.id, secret: JSON.parse(this.deps.cipher.decrypt(chosen.secretCiphertext, enrollmentContext(chosen.id))) as Record<string, unknown> } : null;
+    return chosen ? { id: chosen.id, secret: openEnrollmentSecret(this.deps.cipher, chosen) } : null;
   }
 
-  private async enrollmentSecret(id: EnrollmentId): Promise<{ id: EnrollmentId; secret: Record<string, unknown> } | null> {
+  /** Active, unused enrollments of the method that a lifecycle rule kept from serving as a gate, with the rule's reason (SIM swap screening audits its own). */
+  private async skippedEnrollments(accountId: AccountId, methodId: MethodId, eligibility: GateEligibilityContext): Promise<{ id: string; reason: string }[]> {
+    const skipped: { id: string; reason: string }[] = [];
+    for (const enrollment of await this.deps.store.enrollments.listForAccount(accountId)) {
+      if (enrollment.methodId !== methodId || enrollment.status !== 'active' || eligibility.usedEnrollmentIds.has(enrollment.id)) continue;
+      const verdict = gateEligibility(enrollment, eligibility);
+      if (!verdict.usable && !verdict.reason.startsWith('sim_swap.')) skipped.push({ id: enrollment.id, reason: verdict.reason });
+    }
+    return skipped;
+  }
+
+  /** Asks the SIM swap gateway about the account's phones not yet used in this flow; nothing when none is configured. */
+  private async screenPhones(accountId: AccountId, include: (enrollmentId: string) => boolean, policy: Policy): Promise<SimSwapScreening> {
+    const guard = this.guards.simSwap;
+    if (!guard) return NO_SCREENING;
+    const phones = (await this.deps.store.enrollments.listForAccount(accountId)).filter((enrollment) => enrollment.methodId === 'sms_code' && include(enrollment.id));
+    return guard.screen(phones, policy);
+  }
+
+  private async enrollmentSecret(id: EnrollmentId): Promise<{ id: EnrollmentId; secret: Record<string, unknown>; ciphertext: string } | null> {
     const enrollment = await this.deps.store.enrollments.get(id);
     if (!enrollment || enrollment.status !== 'active') return null;
-    return { id, secret: JSON.parse(this.deps.cipher.decrypt(enrollment.secretCiphertext, enrollmentContext(id))) as Record<string, unknown> };
+    return { id, secret: openEnrollmentSecret(this.deps.cipher, { id, secretCiphertext: enrollment.secretCiphertext }), ciphertext: enrollment.secretCiphertext };
   }
 
   private methodContext(policy: Policy, now: Date, purpose: RecoveryPurpose): MethodContext {
-    return { now, purpose, policy, displayName: '', services: { random: this.deps.random, secrets: this.deps.secrets, passwords: this.deps.passwords } };
+    return { now, purpose, policy, displayName: '', services: { random: this.deps.random, secrets: this.deps.secrets, passwords: this.deps.passwords }, ...(this.deps.relyingParty ? { relyingParty: this.deps.relyingParty } : {}) };
   }
 
   private auditBase(record: FlowRecord, state: RecoveryState, request: RequestContext, now: Date, account: DirectoryAccount | null): Omit<AuditEventInput, 'type' | 'outcome' | 'reason' | 'data'> {

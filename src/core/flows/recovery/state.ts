@@ -29,6 +29,8 @@ export interface RecoverySubject {
   readonly department: string | null;
   /** Seed for deterministic decoy prompts (the same questions on every attempt). */
   readonly seed: string;
+  /** Gates required beyond the usual count, decided at start: a recovery from outside a declared trip (travel), a sign-in right after a recovery (lifecycle); absent means none. */
+  readonly extraGates?: number;
 }
 
 export type RecoveryState =
@@ -68,4 +70,5 @@ export const subjectOf = (state: RecoveryState): RecoverySubject => ({
   tier: state.tier,
   department: state.department,
   seed: state.seed,
+  ...(state.extraGates ? { extraGates: state.extraGates } : {}),
 });

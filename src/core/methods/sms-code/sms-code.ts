@@ -4,21 +4,9 @@ import type { ChallengeAnswer, ChallengePrompt, ChallengeStart, EnrolledSecret, 
 import { CHALLENGE_MAC_PURPOSE, generateNumericCode, verifyNumericChallenge } from '../shared/codes.ts';
 import { invalidInput, parseEnrollInput, secretString } from '../shared/input.ts';
 import { lifetimeText, messagePurpose, plainText, purposeNoun } from '../shared/messages.ts';
+import { normalisePhoneNumber } from '../../phone/e164.ts';
 
-/** E.164: `+`, a non-zero country code digit, 7 to 15 digits in all. */
-export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
-const FORMAT_HINT = 'must be in international E.164 format: + then country code and number, digits only, e.g. +447700900123';
-
-/**
- * ITU-T E.164 codes that name no country: international freephone (+800), shared cost (+808),
- * Inmarsat (+870), UPT (+878), satellite (+881), international networks (+882, +883), OCHA (+888),
- * international premium rate (+979) and trial services (+991).
- *
- * SECURITY: none is a person's own mobile, and texts to them are billed at premium rates: a
- * registration that sends a verification code there is SMS pumping paid by the organisation
- * (INP-7). National premium ranges need per-country numbering data and are not covered here.
- */
-const NON_GEOGRAPHIC = /^\+(?:800|808|870|878|881|882|883|888|979|991)/;
+const FORMAT_HINT = 'must be in international E.164 format: + then country code and number, e.g. +447700900123';
 
 const enrollSchema = z.strictObject({ phone: z.string().max(32) });
 
@@ -30,8 +18,10 @@ function prompt(context: MethodContext): ChallengePrompt {
  * A one-time numeric code sent by SMS to the number of record (strength `possession_weak`,
  * channel `phone`).
  *
- * Enroll input `{ phone }` already in E.164 form (`+447700900123`); anything else is refused with
- * a message stating the format. The enrollment is `pending` until a code sent there is entered.
+ * Enroll input `{ phone }` in international form (`+44 7700 900123`), or national form when the
+ * server configures `phone.defaultRegion`; it is normalised to E.164 (src/core/phone) and anything
+ * else is refused with a message stating what to fix. The enrollment is `pending` until a code sent
+ * there is entered.
  *
  * Why the text is short and carries no display name: one SMS segment, and SECURITY: nothing an
  * attacker can set rides in a genuine message (INP-8).
@@ -42,12 +32,13 @@ export const smsCodeMethod: RecoveryMethod = Object.freeze({
   channel: 'phone',
   countsAsGate: true,
 
-  async enroll(input: unknown, _context: MethodContext): Promise<EnrollmentDraft> {
+  async enroll(input: unknown, context: MethodContext): Promise<EnrollmentDraft> {
     const { phone } = parseEnrollInput(enrollSchema, input, (field) => (field === 'phone' ? FORMAT_HINT : 'is not valid'));
-    const trimmed = phone.trim();
-    if (!E164_PATTERN.test(trimmed)) throw invalidInput('phone', FORMAT_HINT);
-    if (NON_GEOGRAPHIC.test(trimmed)) throw invalidInput('phone', 'must be a mobile number of a country: satellite, international network and premium-rate numbers are not accepted');
-    return { secret: { phone: trimmed }, label: maskPhone(trimmed), channelAddress: trimmed, status: 'pending', shownOnce: null, singleUse: [] };
+    const verdict = normalisePhoneNumber(phone, context.defaultPhoneRegion ?? null);
+    if (!verdict.ok) throw invalidInput('phone', verdict.message);
+    // The E.164 form is what is stored, sent to and fingerprinted, so one number typed two ways is one channel.
+    const e164 = verdict.e164;
+    return { secret: { phone: e164 }, label: maskPhone(e164), channelAddress: e164, status: 'pending', shownOnce: null, singleUse: [] };
   },
 
   async beginChallenge(enrollment: EnrolledSecret | null, context: MethodContext): Promise<ChallengeStart> {

@@ -3,6 +3,8 @@ import type { Registry } from 'prom-client';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { FastifyInstance } from 'fastify';
 import type { Latchkey } from '../../compose.ts';
+import { registerRecoveryMetrics } from './reports.ts';
+import { registerAuditExportMetrics } from '../../workers/audit-exporter.ts';
 
 const noInput = { querystring: z.object({}).strict() };
 
@@ -16,6 +18,8 @@ export const READINESS_TIMEOUT_MS = 2_000;
 /** Liveness, readiness and metrics: for orchestrators and Prometheus, carrying no account data. */
 export function registerOpsRoutes(app: FastifyInstance, latchkey: Latchkey, registry: Registry): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
+  registerRecoveryMetrics(registry, latchkey.store);
+  registerAuditExportMetrics(registry, latchkey.auditExporter);
   typed.get('/healthz', { schema: { ...noInput, tags: ['ops'], summary: 'The process is alive.' } }, async () => ({ status: 'ok' }));
   typed.get('/readyz', { schema: { ...noInput, tags: ['ops'], summary: 'The database and the directory answer.' } }, async (_request, reply) => {
     const check = async (probe: () => Promise<void>): Promise<'ok' | 'unavailable'> => {

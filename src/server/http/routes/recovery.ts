@@ -13,7 +13,51 @@ export const identifierField = z.string().min(1, 'identifier is required').max(2
 const codeField = z.string().min(1, 'code is required').max(64, 'code is at most 64 characters');
 export const passwordField = z.string().max(1024, 'password is at most 1024 characters');
 
+const base64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+/**
+ * A WebAuthn credential as `@simplewebauthn/browser` serialises it: the answer to a passkey
+ * registration (`attestationObject`) or authentication (`authenticatorData`, `signature`). Bounded
+ * and shape-checked here; the method verifies its content.
+ */
+export const webauthnCredentialField = z
+  .object({
+    id: base64url(1024).min(1),
+    rawId: base64url(1024).min(1),
+    type: z.literal('public-key'),
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    clientExtensionResults: z.record(z.string().max(64), z.unknown()).refine((value) => Object.keys(value).length <= 16, 'at most 16 extension results'),
+    response: z
+      .object({
+        clientDataJSON: base64url(4096).min(1),
+        attestationObject: base64url(16384).optional(),
+        authenticatorData: base64url(4096).optional(),
+        signature: base64url(1024).optional(),
+        userHandle: base64url(1024).optional(),
+        transports: z.array(z.string().max(16)).max(8).optional(),
+        publicKey: base64url(4096).optional(),
+        publicKeyAlgorithm: z.int().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
 const flowSecurity = [{ bearer: [] }];
+
+/**
+ * Waits until `floorMs` after `receivedAt` (a performance.now() reading). Every entry point that
+ * starts a reset or unlock (this API, the portal's form) answers through it.
+ *
+ * SECURITY: the reply waits for a fixed floor above the processing time, so whether the identifier
+ * named an account (a lookup hit, more rows decoded) cannot be read from timing (ENUM-2, ENUM-5).
+ * Timers count from libuv's loop clock, read when this loop turn began and so stale by exactly the
+ * processing time: a plain sleep would end earlier for the costlier (real) path. One timer turn
+ * refreshes the clock before the remaining wait is measured.
+ */
+export async function holdStartFloor(receivedAt: number, floorMs: number): Promise<void> {
+  await sleep(0);
+  const wait = receivedAt + floorMs - performance.now();
+  if (wait > 0) await sleep(wait);
+}
 
 /** Maps a step's outcome to the reply: refusals that keep the flow alive are problems carrying the flow. */
 export function sendStep(reply: FastifyReply, result: StepResult): FastifyReply {
@@ -28,7 +72,7 @@ export function sendStep(reply: FastifyReply, result: StepResult): FastifyReply 
     case 'expired':
       return sendProblem(reply, 'flow.expired', 'The time to set a new password ran out. Start again.');
     case 'ok':
-      return reply.send({ ...extra, ...(result.sessionToken ? { sessionToken: result.sessionToken } : {}) });
+      return reply.send({ ...extra, ...(result.sessionToken ? { sessionToken: result.sessionToken } : {}), ...(result.reconfirmation ? { reconfirmation: result.reconfirmation } : {}) });
   }
 }
 
@@ -53,14 +97,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, latchkey: Latchkey)
     async (request, reply) => {
       const receivedAt = performance.now();
       const started = await recovery.start({ identifier: request.body.identifier, purpose: request.body.purpose }, requestContext(request));
-      // SECURITY: the reply waits for a fixed floor above the processing time, so whether the
-      // identifier named an account (a lookup hit, more rows decoded) cannot be read from timing (ENUM-2).
-      // Timers count from libuv's loop clock, read when this loop turn began and so stale by exactly
-      // the processing time: a plain sleep would end earlier for the costlier (real) path. One
-      // timer turn refreshes the clock before the remaining wait is measured.
-      await sleep(0);
-      const wait = receivedAt + latchkey.config.startResponseFloorMs - performance.now();
-      if (wait > 0) await sleep(wait);
+      await holdStartFloor(receivedAt, latchkey.config.startResponseFloorMs);
       return reply.code(201).send({ flowToken: started.flowToken, flow: started.view });
     },
   );
@@ -87,9 +124,13 @@ export function registerRecoveryRoutes(app: FastifyInstance, latchkey: Latchkey)
     {
       schema: {
         tags: ['recovery'],
-        summary: 'Answer the open challenge with a code (or with answers for security questions).',
+        summary: 'Answer the open challenge with a code (with answers for security questions, with the WebAuthn credential for a passkey).',
         security: flowSecurity,
-        body: z.union([z.object({ code: codeField }).strict(), z.object({ answers: z.array(z.string().min(1).max(256)).min(1).max(5) }).strict()]),
+        body: z.union([
+          z.object({ code: codeField }).strict(),
+          z.object({ answers: z.array(z.string().min(1).max(256)).min(1).max(5) }).strict(),
+          z.object({ credential: webauthnCredentialField }).strict(),
+        ]),
       },
     },
     async (request, reply) => sendStep(reply, await recovery.answer(requireBearer(request), request.body, requestContext(request))),

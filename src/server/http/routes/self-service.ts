@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { METHOD_IDS } from '../../../core/methods/method-ids.ts';
 import type { Latchkey } from '../../compose.ts';
 import { requestContext, requireBearer } from '../app.ts';
-import { identifierField, passwordField } from './recovery.ts';
+import { identifierField, passwordField, webauthnCredentialField } from './recovery.ts';
 
 const sessionSecurity = [{ bearer: [] }];
 const enrollmentIdParam = z.object({ id: z.uuid('the method id is a UUID') }).strict();
@@ -55,6 +55,7 @@ export function registerSelfServiceRoutes(app: FastifyInstance, latchkey: Latchk
             address: z.string().max(256).optional(),
             phone: z.string().max(32).optional(),
             answers: z.array(z.object({ question: z.string().max(200), answer: z.string().max(256) }).strict()).max(5).optional(),
+            label: z.string().max(40).optional(),
           })
           .strict(),
       },
@@ -71,13 +72,15 @@ export function registerSelfServiceRoutes(app: FastifyInstance, latchkey: Latchk
     {
       schema: {
         tags: ['self-service'],
-        summary: 'Verify a pending method with the code sent to it or shown by the app.',
+        summary: 'Verify a pending method with the code sent to it or shown by the app, or a passkey with the registration credential.',
         security: sessionSecurity,
         params: enrollmentIdParam,
-        body: z.object({ code: z.string().min(1).max(64) }).strict(),
+        body: z.union([z.object({ code: z.string().min(1).max(64) }).strict(), z.object({ credential: webauthnCredentialField }).strict()]),
       },
     },
-    async (request) => ({ enrollment: await selfService.verifyMethod(requireBearer(request), request.params.id, request.body.code, requestContext(request)) }),
+    async (request) => ({
+      enrollment: await selfService.verifyMethod(requireBearer(request), request.params.id, 'code' in request.body ? request.body.code : { credential: request.body.credential }, requestContext(request)),
+    }),
   );
 
   typed.delete(
