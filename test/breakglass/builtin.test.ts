@@ -84,6 +84,24 @@ describe.each(ENGINES)('self-service for a break-glass account on %s', (engine) 
       await h.latchkey.detectors.worker.stop();
     }
   });
+
+  it('refuses a sign-in to manage methods with the right password exactly like a wrong one, never asks the directory, and raises a critical alert', async () => {
+    const account = await createPerson(h, 'bg4', { groups: ['break-glass'], department: 'IT' });
+    const ordinary = await createPerson(h, 'plain4');
+    const refused = await call(h, 'POST', '/api/me/sign-in', { username: account.username, password: account.password });
+    const wrong = await call(h, 'POST', '/api/me/sign-in', { username: ordinary.username, password: 'not the password of plain4' });
+    expect(refused.statusCode).toBe(401);
+    expect(normalise(refused)).toEqual(normalise(wrong));
+    // The directory never saw the guess: the emergency account cannot be locked out through Latchkey.
+    const stored = await h.latchkey.store.builtinAccounts.get(asAccountId(account.accountId));
+    expect(stored?.failedSignIns).toBe(0);
+    const events = (await auditEvents(h, { types: ['sign_in.failed'] })).filter((event) => event.subject === account.accountId);
+    expect(events.map((event) => [event.reason, event.tier])).toEqual([['break_glass.no_self_service', 'break_glass']]);
+
+    await h.latchkey.detectors.runner.run();
+    const alerts = (await h.latchkey.store.alerts.list({ detectorId: 'break_glass_touch', limit: 100 })).filter((alert) => alert.subject === account.accountId);
+    expect(alerts.map((alert) => alert.severity)).toEqual(['critical']);
+  });
 });
 
 describe('the break-glass watch worker', () => {

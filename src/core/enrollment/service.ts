@@ -109,9 +109,13 @@ export class SelfServiceService {
     // SECURITY: a honeytoken never signs in, whatever password is tried, and fails exactly like a wrong
     // password; the touch is audited with the address for the honeytoken_touch alert.
     const honeytoken = isHoneytoken(policy.honeytokens, canonical.ok ? canonical.value : null, lookup.kind === 'one' ? lookup.account : null);
-    if (!account || input.password.trim() === '' || honeytoken) {
+    // SECURITY: a break-glass account has no self-service at all, sign-in included. It is refused
+    // before the directory sees the password, so guesses cannot lock the emergency account out, and
+    // the refusal names the break-glass tier so the break_glass_touch detector raises it.
+    const breakGlass = account !== null && base.tier === 'break_glass';
+    if (!account || input.password.trim() === '' || honeytoken || breakGlass) {
       await deps.passwords.verify(await this.timingHash(), input.password);
-      const events: AuditEventInput[] = [{ ...base, type: 'sign_in.failed', outcome: 'failure', reason: 'auth.failed', data: {} }];
+      const events: AuditEventInput[] = [{ ...base, type: 'sign_in.failed', outcome: 'failure', reason: breakGlass ? 'break_glass.no_self_service' : 'auth.failed', data: {} }];
       if (honeytoken) events.push({ ...base, type: 'honeytoken.touched', outcome: 'failure', reason: 'honeytoken', data: { via: 'sign_in', identifier_hash: deps.secrets.mac('identifier', canonical.ok ? canonical.value : input.username) } });
       await deps.store.audit.append(events);
       throw new DomainError('auth.failed');

@@ -94,7 +94,7 @@ export const flashSchema = z
     field: z.string().max(32).optional(),
     reference: z.string().max(64).optional(),
     done: z.enum(['reset', 'unlock']).optional(),
-    notice: z.enum(['added', 'removed', 'signed_out']).optional(),
+    notice: z.enum(['added', 'removed', 'signed_out', 'trip_declared', 'trip_cancelled']).optional(),
   })
   .strict();
 export type Flash = z.infer<typeof flashSchema>;

@@ -13,6 +13,8 @@ import { identifierField, passwordField, webauthnCredentialField } from '../../h
 import { LANGUAGES, type MessageKey } from '../i18n/catalog.ts';
 import { cookieOptions, type CookieNames, type Flash, type FlashCookie, type PageSessions } from '../page-security.ts';
 import { problemPage, type PageContext, type PageErrors } from '../views.ts';
+import { registerReconfirmPages } from './reconfirm.ts';
+import { registerTravelPages } from './travel.ts';
 import { ADDABLE_METHODS, gatePage, methodsPage, passkeySetupPage, recoveryCodesPage, signInPage, totpSetupPage, verifyPage } from './views.ts';
 
 /** What the portal hands these pages: its request context, page sending, error messages, CSRF and flash cookies. */
@@ -228,7 +230,7 @@ export function registerMePages(pages: FastifyInstance, latchkey: Latchkey, kit:
       const allowed = tier === 'break_glass' ? [] : policy.tiers[tier].allowedMethods;
       const flash = flashes.take(request, reply, session);
       const questions = policy.methods.security_questions.enabled ? { catalogue: policy.methods.security_questions.questions, answersRequired: policy.methods.security_questions.answersRequired } : null;
-      return sendPage(reply, methodsPage(ctx, { methods: list.methods, required: list.required, missing: list.missing, allowed, questions }, errorsOf(ctx, flash), noticeOf(flash)));
+      return sendPage(reply, methodsPage(ctx, { methods: list.methods, required: list.required, missing: list.missing, allowed, questions, due: list.reconfirmation.due }, errorsOf(ctx, flash), noticeOf(flash)));
     }),
   );
 
@@ -296,4 +298,7 @@ export function registerMePages(pages: FastifyInstance, latchkey: Latchkey, kit:
       return seeOther(reply, '/me');
     }),
   );
+
+  registerTravelPages(pages, latchkey, kit, signedIn);
+  registerReconfirmPages(pages, latchkey, kit, signedIn);
 }

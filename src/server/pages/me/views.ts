@@ -5,6 +5,8 @@ import type { MessageKey } from '../i18n/catalog.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { layout, type PageContext, type PageErrors } from '../views.ts';
 import { qrSvg } from './qr.ts';
+import type { ReconfirmationDue } from '../../../core/lifecycle/rules.ts';
+import { RECONFIRMABLE, reconfirmButton, reconfirmPrompt } from './reconfirm.ts';
 
 const NO_ERRORS: PageErrors = { items: [], stuck: false };
 
@@ -129,6 +131,8 @@ export interface MethodsPageData {
   readonly allowed: readonly MethodId[];
   /** The policy's question catalogue and how many to answer, when security questions are enabled; else null. */
   readonly questions: { readonly catalogue: readonly string[]; readonly answersRequired: number } | null;
+  /** Methods whose re-confirmation is due or lapsed (as the sign-in answer's `reconfirmation.due`): the prompt lists them. */
+  readonly due?: readonly ReconfirmationDue[];
 }
 
 /** Security questions: pick `answersRequired` questions from the catalogue and answer each (an extra step, never a gate). */
@@ -165,6 +169,7 @@ function methodItem(ctx: PageContext, method: EnrollmentView): SafeHtml {
   <ul class="method-facts">${facts.map((fact) => html`<li>${fact}</li>`)}</ul></div>
   <div class="method-actions">
   ${confirmable ? html`<a class="button button-secondary" href="/me/methods/${method.id}/verify">${ctx.t('me.confirm_pending')}</a>` : ''}
+  ${method.status !== 'pending' && method.reconfirmation && method.reconfirmation.status !== 'current' && RECONFIRMABLE.has(method.method) ? reconfirmButton(ctx, method.id, `${name} ${method.label}`) : ''}
   <form method="post" action="/me/methods/${method.id}/remove">${csrfField(ctx)}<button type="submit" class="button button-secondary" aria-label="${ctx.t('me.remove.label', { name: `${name} ${method.label}` })}">${ctx.t('me.remove')}</button></form>
   </div>
 </li>`;
@@ -195,10 +200,11 @@ export function methodsPage(ctx: PageContext, data: MethodsPageData, errors: Pag
   return meLayout(
     ctx,
     ctx.t('me.title'),
-    html`${noticeBlock(ctx, notice)}${prompt}
+    html`${noticeBlock(ctx, notice)}${prompt}${reconfirmPrompt(ctx, data.due ?? [])}
 <p>${ctx.t('me.intro')}</p>
 <h2>${ctx.t('me.list.heading')}</h2>
 ${data.methods.length === 0 ? html`<p>${ctx.t('me.none')}</p>` : html`<ul class="methods">${data.methods.map((method) => methodItem(ctx, method))}</ul>`}
+<p class="travel-link"><a href="/me/travel">${ctx.t('me.travel.link')}</a></p>
 <h2>${ctx.t('me.add.heading')}</h2>
 <ul class="add-methods">${addable.map(addForm)}${data.questions ? questionsForm(ctx, data.questions) : ''}</ul>
 ${signOutForm(ctx)}`,
