@@ -230,7 +230,7 @@ export function registerMePages(pages: FastifyInstance, latchkey: Latchkey, kit:
       const allowed = tier === 'break_glass' ? [] : policy.tiers[tier].allowedMethods;
       const flash = flashes.take(request, reply, session);
       const questions = policy.methods.security_questions.enabled ? { catalogue: policy.methods.security_questions.questions, answersRequired: policy.methods.security_questions.answersRequired } : null;
-      return sendPage(reply, methodsPage(ctx, { methods: list.methods, required: list.required, missing: list.missing, allowed, questions, due: list.reconfirmation.due }, errorsOf(ctx, flash), noticeOf(flash)));
+      return sendPage(reply, methodsPage(ctx, { methods: list.methods, required: list.required, missing: list.missing, allowed, questions, due: list.reconfirmation.due, now: latchkey.deps.clock.now() }, errorsOf(ctx, flash), noticeOf(flash)));
     }),
   );
 

@@ -133,6 +133,8 @@ export interface MethodsPageData {
   readonly questions: { readonly catalogue: readonly string[]; readonly answersRequired: number } | null;
   /** Methods whose re-confirmation is due or lapsed (as the sign-in answer's `reconfirmation.due`): the prompt lists them. */
   readonly due?: readonly ReconfirmationDue[];
+  /** The server clock's now, so "counts from" agrees with the engine that enforces the cooling-off. */
+  readonly now: Date;
 }
 
 /** Security questions: pick `answersRequired` questions from the catalogue and answer each (an extra step, never a gate). */
@@ -155,13 +157,13 @@ function questionsForm(ctx: PageContext, questions: NonNullable<MethodsPageData[
 </form></li>`;
 }
 
-function methodItem(ctx: PageContext, method: EnrollmentView): SafeHtml {
+function methodItem(ctx: PageContext, method: EnrollmentView, now: Date): SafeHtml {
   const name = ctx.t(nameKey(method.method));
   const facts: string[] = [ctx.t('me.added', { date: when(ctx, method.createdAt) })];
   if (method.status === 'pending') facts.push(ctx.t('me.pending'));
   else facts.push(method.lastUsedAt ? ctx.t('me.used', { date: when(ctx, method.lastUsedAt) }) : ctx.t('me.unused'));
   if (method.remainingCodes !== null) facts.push(ctx.t('me.codes_left', { count: method.remainingCodes }));
-  if (method.usableFrom && new Date(method.usableFrom).getTime() > Date.now()) facts.push(ctx.t('me.usable_from', { date: when(ctx, method.usableFrom) }));
+  if (method.usableFrom && new Date(method.usableFrom).getTime() > now.getTime()) facts.push(ctx.t('me.usable_from', { date: when(ctx, method.usableFrom) }));
   if (method.reconfirmation && method.reconfirmation.status !== 'current') facts.push(ctx.t('me.reconfirm_due', { date: when(ctx, method.reconfirmation.dueAt) }));
   const confirmable = method.status === 'pending' && (method.method === 'email_code' || method.method === 'sms_code' || method.method === 'totp');
   return html`<li class="method" data-method="${method.method}">
@@ -203,7 +205,7 @@ export function methodsPage(ctx: PageContext, data: MethodsPageData, errors: Pag
     html`${noticeBlock(ctx, notice)}${prompt}${reconfirmPrompt(ctx, data.due ?? [])}
 <p>${ctx.t('me.intro')}</p>
 <h2>${ctx.t('me.list.heading')}</h2>
-${data.methods.length === 0 ? html`<p>${ctx.t('me.none')}</p>` : html`<ul class="methods">${data.methods.map((method) => methodItem(ctx, method))}</ul>`}
+${data.methods.length === 0 ? html`<p>${ctx.t('me.none')}</p>` : html`<ul class="methods">${data.methods.map((method) => methodItem(ctx, method, data.now))}</ul>`}
 <p class="travel-link"><a href="/me/travel">${ctx.t('me.travel.link')}</a></p>
 <h2>${ctx.t('me.add.heading')}</h2>
 <ul class="add-methods">${addable.map(addForm)}${data.questions ? questionsForm(ctx, data.questions) : ''}</ul>
