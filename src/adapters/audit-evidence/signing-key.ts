@@ -1,5 +1,6 @@
+import { isErrno, readPrivateFile } from '../system/private-file.ts';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointSigner, CheckpointVerifier, SignatureVerdict } from '../../core/audit/checkpoint.ts';
 import type { Random } from '../../core/ports/system.ts';
@@ -107,19 +108,9 @@ export async function loadOrCreateSigningKey(options: { pem?: string | undefined
 }
 
 async function readKeyFile(path: string): Promise<CheckpointSigningKey | null> {
-  let stats;
-  try {
-    stats = await stat(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return null;
-    throw error;
-  }
-  if (!stats.isFile()) throw new SigningKeyError(`${path} is not a regular file`);
-  if (process.platform !== 'win32' && (stats.mode & 0o077) !== 0) {
-    // SECURITY: a signing key others can read lets them forge checkpoints; one they can replace lets them swap keys.
-    throw new SigningKeyError(`${path} is accessible to other users (mode ${(stats.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
-  }
-  return signingKeyFrom(parsePrivateKey(await readFile(path, 'utf8'), path), path);
+  // SECURITY: a signing key others can read lets them forge checkpoints; one they can replace lets them swap keys.
+  const text = await readPrivateFile(path, (message) => new SigningKeyError(message));
+  return text === null ? null : signingKeyFrom(parsePrivateKey(text, path), path);
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----/g;
@@ -164,10 +155,6 @@ export function createCheckpointVerifier(publicKeys: readonly KeyObject[]): Chec
       return verify(null, Buffer.from(bytes, 'utf8'), key, raw) ? 'valid' : 'invalid';
     },
   };
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === code;
 }
 
 /** Reads public-key files (PEM, one or several keys each) into a verifier; unreadable or wrong files are SigningKeyErrors naming the file. */

@@ -1,5 +1,6 @@
+import { isErrno, readPrivateFile } from './private-file.ts';
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Random, SecretCipher, SecretHasher } from '../../core/ports/system.ts';
 
@@ -265,20 +266,8 @@ export async function loadOrCreateKeyring(options: { envSpec?: string | undefine
 }
 
 async function readKeyFile(path: string): Promise<Keyring | null> {
-  let stats;
-  try {
-    // stat, not lstat: secret mounts (Kubernetes, Docker) present the file through a symlink.
-    stats = await stat(path);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return null;
-    throw error;
-  }
-  if (!stats.isFile()) throw new KeyringError(`${path} is not a regular file`);
-  if (process.platform !== 'win32' && (stats.mode & 0o077) !== 0) {
-    // SECURITY: like ssh with private keys, refuse a key other local users could read or replace.
-    throw new KeyringError(`${path} is accessible to other users (mode ${(stats.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
-  }
-  const text = await readFile(path, 'utf8');
+  const text = await readPrivateFile(path, (message) => new KeyringError(message));
+  if (text === null) return null;
   const spec = text
     .split(/\r?\n/)
     .map((line) => line.trim())
@@ -289,8 +278,4 @@ async function readKeyFile(path: string): Promise<Keyring | null> {
   } catch (error) {
     throw new KeyringError(`${path}: ${error instanceof Error ? error.message : 'unreadable key file'}`);
   }
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === code;
 }

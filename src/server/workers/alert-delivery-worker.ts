@@ -1,3 +1,4 @@
+import { DrainingWorker } from './draining-worker.ts';
 import type { AuditEventInput } from '../../core/audit/events.ts';
 import type { AlertDeliverer } from '../../core/monitoring/alerts/alert-deliverer.ts';
 import type { AlertService } from '../../core/monitoring/alerts/alert-service.ts';
@@ -28,42 +29,12 @@ const WORKER_ACTOR = { kind: 'system' as const, id: 'alert-delivery-worker' };
  * make it safe to run in every instance, and every outcome is audited: `alert.delivered`, or
  * `alert.delivery_failed` with `delivery.retrying` / `delivery.abandoned`.
  */
-export class AlertDeliveryWorker {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private stopped = false;
-
-  constructor(private readonly options: AlertDeliveryWorkerOptions) {}
-
-  start(): void {
-    this.stopped = false;
-    const tick = async (): Promise<void> => {
-      try {
-        await this.drain();
-      } catch {
-        // A failed poll (database briefly away) is retried at the next tick; nothing was lost.
-      }
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.options.pollIntervalMs);
-    };
-    this.timer = setTimeout(() => void tick(), 0);
+export class AlertDeliveryWorker extends DrainingWorker {
+  constructor(private readonly options: AlertDeliveryWorkerOptions) {
+    super(options.pollIntervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-  }
-
-  /** Summarises suppressed notifications if due, then attempts every delivery due now; returns how many. One drain at a time. */
-  async drain(): Promise<number> {
-    if (this.running) return this.running;
-    this.running = this.drainAll().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
-
-  private async drainAll(): Promise<number> {
+  protected async drainAll(): Promise<number> {
     await this.options.alerts.flushSuppressed();
     let total = 0;
     for (;;) {

@@ -1,3 +1,4 @@
+import { DrainingWorker } from './draining-worker.ts';
 import type { AuditEventInput } from '../../core/audit/events.ts';
 import { outboxContext } from '../../core/notifications/outbox.ts';
 import { PermanentDeliveryError, type MessageChannel, type MessageChannelKind, type OutboundMessage } from '../../core/ports/message-channel.ts';
@@ -26,42 +27,12 @@ export const retryDelayMs = (attempts: number): number => Math.min(3_600_000, 10
  * it safe to run in every instance: a message is sent by one worker at a time, and a worker that
  * dies mid-send leaves a lease that expires, so nothing is lost (at-least-once).
  */
-export class OutboxWorker {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private stopped = false;
-
-  constructor(private readonly options: OutboxWorkerOptions) {}
-
-  start(): void {
-    this.stopped = false;
-    const tick = async (): Promise<void> => {
-      try {
-        await this.drain();
-      } catch {
-        // A failed poll (database briefly away) is retried at the next tick; nothing was lost.
-      }
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.options.pollIntervalMs);
-    };
-    this.timer = setTimeout(() => void tick(), 0);
+export class OutboxWorker extends DrainingWorker {
+  constructor(private readonly options: OutboxWorkerOptions) {
+    super(options.pollIntervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-  }
-
-  /** Delivers every message due now; returns how many it attempted. One drain at a time per worker. */
-  async drain(): Promise<number> {
-    if (this.running) return this.running;
-    this.running = this.drainAll().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
-
-  private async drainAll(): Promise<number> {
+  protected async drainAll(): Promise<number> {
     let total = 0;
     for (;;) {
       const now = this.options.clock.now();
